@@ -1,0 +1,22 @@
+"""One-line errors for the CLI: a user mistake never prints a traceback."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import typer
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors(*kinds: type[BaseException]):
+    """Turn the named exception kinds into ``error: ...`` and exit 1."""
+    try:
+        yield
+    except kinds as exc:
+        fail(str(exc))
