@@ -1,17 +1,159 @@
-"""The Textual app (placeholder until the app issue lands)."""
+"""The Textual app: Data, Train, Runs and Review screens as tabs, keyboard first.
+
+One timer ticks once a second and only the visible screen reads new events and
+redraws, so a hidden chart costs nothing and a followed run is never slowed by
+the app (it only reads the run folder).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from .screens.data import DataView
+from .screens.help import HelpScreen
+from .screens.runs import RunsView
+from .screens.train import TrainView
+from .screens.welcome import WelcomeScreen
+
+TABS = ("data", "train", "runs", "review")
+
+
+class ReviewPane(Vertical):
+    """Hosts the review screen of the run attached last (the review module is its own issue)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.run_dir: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Attach a run on the Runs screen (3, Enter) to review its predictions.", id="review-hint")
+
+    def show_run(self, run_dir: Path) -> None:
+        if run_dir == self.run_dir:
+            return
+        self.run_dir = run_dir
+        widget = review_widget(run_dir)
+        if widget is None:
+            return
+        self.remove_children()
+        self.mount(widget)
+
+
+def review_widget(run_dir: Path):
+    """The review helper's widget for ``run_dir``, or None when it is not available or has nothing to show."""
+    try:
+        from .screens.review import ReviewScreen
+    except ImportError:
+        return None
+    if not (run_dir / "predictions.csv").is_file():
+        return Static(f"{run_dir.name}: no predictions yet (they are written when training ends).")
+    try:
+        return ReviewScreen(run_dir)
+    except Exception as exc:  # a broken run folder must not take the app down
+        return Static(f"Cannot review {run_dir.name}: {exc}")
 
 
 class PneumoApp(App):
     TITLE = "pneumo-tui"
+    CSS_PATH = "styles/app.tcss"
+    BINDINGS = [
+        Binding("1", "show_tab('data')", "Data"),
+        Binding("2", "show_tab('train')", "Train"),
+        Binding("3", "show_tab('runs')", "Runs"),
+        Binding("4", "show_tab('review')", "Review"),
+        Binding("question_mark", "help", "Help"),
+        Binding("o", "open_data", "Open data", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        data: Path | None = None,
+        runs_dir: Path = Path("runs"),
+        attach: Path | None = None,
+        image_protocol: str = "auto",
+        poll_interval: float = 1.0,
+        welcome: bool = True,
+    ):
+        super().__init__()
+        self.data = Path(data) if data else None
+        self.runs_dir = Path(runs_dir)
+        self.attach_to = Path(attach) if attach else None
+        self.image_protocol = image_protocol
+        self.poll_interval = poll_interval
+        self.show_welcome = welcome
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("pneumo-tui: the app is being built. Press q to quit.")
+        yield Header(icon="")
+        with TabbedContent(initial="train" if self.attach_to else "data", id="tabs"):
+            with TabPane("1 Data", id="data"):
+                yield DataView(self.data, self.image_protocol, id="data-view")
+            with TabPane("2 Train", id="train"):
+                yield TrainView(self.data, self.runs_dir, id="train-view")
+            with TabPane("3 Runs", id="runs"):
+                yield RunsView(self.runs_dir, id="runs-view")
+            with TabPane("4 Review", id="review"):
+                yield ReviewPane(id="review-pane")
         yield Footer()
 
-    BINDINGS = [("q", "quit", "Quit")]
+    def on_mount(self) -> None:
+        self.sub_title = str(self.data) if self.data else "no dataset"
+        if self.attach_to is not None:
+            self.attach(self.attach_to)
+        elif self.data is None and self.show_welcome:
+            self.push_screen(WelcomeScreen(), self._data_chosen)
+        if self.poll_interval > 0:
+            self.set_interval(self.poll_interval, self.tick)
+
+    # ---- the once-a-second tick: only the visible tab works
+
+    def tick(self) -> None:
+        active = self.query_one(TabbedContent).active
+        view = {"train": "#train-view", "runs": "#runs-view"}.get(active)
+        if view is not None and self.screen is self.screen_stack[0]:
+            self.query_one(view).tick()
+
+    # ---- navigation
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self._focus_tab(tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(event.pane.id or "")
+        if event.pane.id in ("train", "runs"):
+            self.query_one(f"#{event.pane.id}-view").tick()  # catch up at once, not a second later
+
+    def _focus_tab(self, tab: str) -> None:
+        target = {"data": "#data-body", "train": "#recipe", "runs": "#run-table"}.get(tab)
+        if target:
+            try:
+                self.query_one(target).focus()
+            except Exception:
+                pass
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_open_data(self) -> None:
+        self.push_screen(WelcomeScreen(), self._data_chosen)
+
+    def _data_chosen(self, path: Path | None) -> None:
+        if path is None:
+            return
+        self.data = Path(path)
+        self.sub_title = str(self.data)
+        self.query_one(DataView).show_data(self.data)
+        self.query_one(TrainView).data = self.data
+        self.action_show_tab("data")
+
+    def attach(self, run_dir: Path) -> None:
+        """Follow ``run_dir`` live on the Train screen (and make it the run to review)."""
+        self.query_one(TrainView).follow(Path(run_dir))
+        self.query_one(ReviewPane).show_run(Path(run_dir))
+        self.action_show_tab("train")

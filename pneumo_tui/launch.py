@@ -1,0 +1,188 @@
+"""Start, stop and resume ``pneumo train`` as a detached process.
+
+The trainer must outlive the app: users quit it, or their SSH session drops,
+and come back later. So it runs in its own session (no controlling terminal,
+no SIGHUP from ours), reads nothing from us and writes its output to a log
+file rather than to a pipe that would break when the app exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.events import read_events
+from training.lock import holder_alive, read_holder
+from training.runstore import RunPaths, is_run_dir
+
+LAUNCH_LOGS = ".launch"  # inside the runs folder, until the run folder is known
+
+
+def pneumo_command() -> list[str]:
+    """How to run ``pneumo`` with the same interpreter as the app (works without the console script on PATH)."""
+    return [sys.executable, "-c", "from pneumo_tui.cli import main; main()"]
+
+
+@dataclass
+class TrainSettings:
+    model: str
+    data: Path
+    runs_dir: Path
+    epochs: int | None = None
+    image_size: int | None = None
+    test_data: Path | None = None
+    overrides: dict[str, str] = field(default_factory=dict)  # --set key=value (batch_size, lr, recipe...)
+
+    def arguments(self) -> list[str]:
+        args = ["train", self.model, "--data", str(self.data), "--out", str(self.runs_dir)]
+        if self.test_data:
+            args += ["--test-data", str(self.test_data)]
+        if self.epochs is not None:
+            args += ["--epochs", str(self.epochs)]
+        if self.image_size is not None:
+            args += ["--image-size", str(self.image_size)]
+        for key, value in self.overrides.items():
+            args += ["--set", f"{key}={value}"]
+        return args
+
+
+@dataclass
+class Launched:
+    """A trainer we started: its process, and its log until we know its run folder."""
+
+    process: subprocess.Popen
+    log: Path
+    runs_dir: Path
+    started: float
+    run_dir: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def exited(self) -> int | None:
+        """The exit code once it ended (also reaps it, so it never lingers as a zombie)."""
+        return self.process.poll()
+
+    def find_run_dir(self) -> Path | None:
+        """The run folder, once the trainer has made it: the path it prints, or the run whose lock/events name our pid."""
+        if self.run_dir is None:
+            self.run_dir = _printed_run_dir(self.log) or _run_dir_of_pid(self.runs_dir, self.pid, self.started)
+            if self.run_dir is not None:
+                _link_log(self.log, RunPaths(self.run_dir).log)
+        return self.run_dir
+
+    def wait_for_run_dir(self, timeout: float = 30.0, interval: float = 0.1) -> Path | None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.find_run_dir() is not None:
+                return self.run_dir
+            if self.exited() is not None:
+                return self.find_run_dir()
+            time.sleep(interval)
+        return None
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def launch(arguments: list[str], runs_dir: Path, env: dict | None = None) -> Launched:
+    """Run ``pneumo <arguments>`` detached; its output goes to ``<runs>/.launch/<stamp>.log``."""
+    runs_dir = Path(runs_dir)
+    log_dir = runs_dir / LAUNCH_LOGS
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}.log"
+    started = time.time()
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            pneumo_command() + arguments,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own session: no SIGHUP/SIGINT from the app's terminal
+            close_fds=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+    return Launched(process=process, log=log, runs_dir=runs_dir, started=started)
+
+
+def start_training(settings: TrainSettings, env: dict | None = None) -> Launched:
+    return launch(settings.arguments(), settings.runs_dir, env=env)
+
+
+def resume_training(run_dir: Path, runs_dir: Path, env: dict | None = None) -> Launched:
+    launched = launch(["train", "--resume", str(run_dir)], runs_dir, env=env)
+    launched.run_dir = Path(run_dir)
+    _link_log(launched.log, RunPaths(Path(run_dir)).log)
+    return launched
+
+
+class StopError(Exception):
+    """The run cannot be stopped from here (not running, or on another host)."""
+
+
+def stop_training(run_dir: Path) -> int:
+    """Ask the trainer writing ``run_dir`` to stop: SIGINT, on which it checkpoints and exits cleanly."""
+    holder = read_holder(RunPaths(Path(run_dir)).lock)
+    if holder is None or not holder_alive(holder):
+        raise StopError("the run is not running")
+    import socket
+
+    if holder.host != socket.gethostname():
+        raise StopError(f"the run is written on {holder.host}; stop it there")
+    try:
+        os.kill(holder.pid, signal.SIGINT)
+    except ProcessLookupError:
+        raise StopError("the trainer already exited") from None
+    except PermissionError:
+        raise StopError(f"not allowed to signal pid {holder.pid}") from None
+    return holder.pid
+
+
+def _printed_run_dir(log: Path) -> Path | None:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        candidate = line.strip().split(": ")[-1]  # a bare path, or "run: <path>"
+        if candidate and is_run_dir(Path(candidate)):
+            return Path(candidate)
+    return None
+
+
+def _run_dir_of_pid(runs_dir: Path, pid: int, since: float) -> Path | None:
+    """The run folder created after ``since`` whose lock or run_started names ``pid``."""
+    if not runs_dir.is_dir():
+        return None
+    for path in runs_dir.iterdir():
+        try:
+            if not path.is_dir() or path.stat().st_mtime < since - 2:
+                continue
+        except OSError:
+            continue
+        holder = read_holder(RunPaths(path).lock)
+        if holder is not None and holder.pid == pid:
+            return path
+        started = next((e for e in read_events(RunPaths(path).events) if e["event"] == "run_started"), None)
+        if started and started.get("pid") == pid:
+            return path
+    return None
+
+
+def _link_log(log: Path, target: Path) -> None:
+    """Make the launch log also readable as ``<run>/train.log`` (a hard link: the trainer keeps writing one file)."""
+    if target.exists():
+        return
+    try:
+        os.link(log, target)
+    except OSError:
+        pass  # another filesystem or no permission: the log stays under .launch/

@@ -1,0 +1,60 @@
+"""The ? screen: every key, by screen."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = {
+    "Everywhere": [
+        ("1 2 3 4", "Data, Train, Runs, Review screens (or click the tabs)"),
+        ("?", "this help"),
+        ("o", "open a dataset (folder or .npz), download, or create the demo set"),
+        ("q / ctrl+c", "quit (trainings keep running)"),
+    ],
+    "Data": [
+        ("w", "list the problems: patients in several splits, duplicates, unreadable files"),
+        ("ctrl+r", "compute the statistics again"),
+    ],
+    "Train": [
+        ("s", "start a training with the settings above (detached: survives quitting and SSH drops)"),
+        ("x", "stop the followed run cleanly (it saves a checkpoint)"),
+        ("R", "resume the followed run from its last checkpoint"),
+        ("d", "detach: stop following, the run keeps going"),
+        ("l", "log scale for the losses"),
+        ("v", "next chart when only one fits"),
+    ],
+    "Runs": [
+        ("up/down", "move in the table"),
+        ("space", "add/remove the run in the overlay (its colour is fixed)"),
+        ("enter", "attach: follow the run live on the Train screen"),
+        ("[ ]", "less / more smoothing (TensorBoard moving average; raw curve faint)"),
+        ("m", "which per-epoch metric to overlay"),
+        ("l", "log scale for losses"),
+        ("v", "next chart when only one fits"),
+    ],
+}
+
+
+def help_table() -> Table:
+    table = Table(show_header=False, box=None, padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for section, rows in KEYS.items():
+        table.add_row(f"[u]{section}[/u]", "")
+        for key, text in rows:
+            table.add_row(key, text)
+    return table
+
+
+class HelpScreen(ModalScreen):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog"):
+            yield Static("Keys (Esc to close)", classes="dialog-title")
+            yield Static(help_table())

@@ -1,0 +1,208 @@
+"""The Runs screen: every run in the runs folder, and their curves overlaid.
+
+Space picks runs for the overlay (each keeps its colour), Enter attaches to
+one and follows it live on the Train screen. Smoothing is TensorBoard's
+debiased moving average with the raw curve left faint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Static
+
+from training.runstore import list_runs
+
+from ..follow import RunFollower
+from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
+from ..widgets.run_table import RunTable
+
+OVERLAY_METRICS = ("val_auc", "val_loss", "val_accuracy", "val_sensitivity", "val_specificity", "train_loss")
+SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
+TABLE_REFRESH_TICKS = 5  # list_runs reads every log; once every few seconds is plenty for the table
+
+
+class SmoothingSlider(Widget, can_focus=True):
+    """A keyboard slider for the smoothing weight ([ and ] anywhere on the screen, or left/right here)."""
+
+    DEFAULT_CSS = "SmoothingSlider { height: 1; width: 1fr; }"
+    BINDINGS = [Binding("left", "step(-1)", show=False), Binding("right", "step(1)", show=False)]
+
+    class Changed(Message):
+        def __init__(self, value: float):
+            super().__init__()
+            self.value = value
+
+    def __init__(self, value: float = 0.6, **kwargs):
+        super().__init__(**kwargs)
+        self.index = min(range(len(SMOOTHING_STEPS)), key=lambda i: abs(SMOOTHING_STEPS[i] - value))
+
+    @property
+    def value(self) -> float:
+        return SMOOTHING_STEPS[self.index]
+
+    def action_step(self, delta: int) -> None:
+        index = max(0, min(len(SMOOTHING_STEPS) - 1, self.index + delta))
+        if index != self.index:
+            self.index = index
+            self.refresh()
+            self.post_message(self.Changed(self.value))
+
+    def render(self) -> Text:
+        track = "".join("●" if i == self.index else "─" for i in range(len(SMOOTHING_STEPS)))
+        return Text.assemble(("smoothing ", "bold"), f"{self.value:.2f} ", track)
+
+
+class RunsView(Vertical):
+    BINDINGS = [
+        Binding("enter", "attach", "Attach"),
+        Binding("space", "toggle", "Overlay", show=False),
+        Binding("left_square_bracket", "smooth(-1)", "Smooth-"),
+        Binding("right_square_bracket", "smooth(1)", "Smooth+"),
+        Binding("m", "next_metric", "Metric"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("v", "cycle_chart", "Next chart", show=False),
+        Binding("ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self, runs_dir: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.runs_dir = Path(runs_dir)
+        self.metric = OVERLAY_METRICS[0]
+        self.log_scale = False
+        self.followers: dict[str, RunFollower] = {}
+        self._ticks = 0
+        self._drawn: tuple | None = None
+
+    def compose(self) -> ComposeResult:
+        yield RunTable(id="run-table")
+        yield Static(id="runs-controls")
+        yield SmoothingSlider(0.6, id="smoothing")
+        with ChartDeck(id="runs-charts"):
+            yield CurveChart("Training loss per step", id="overlay-steps")
+            yield CurveChart("Validation per epoch", id="overlay-epochs")
+
+    def on_mount(self) -> None:
+        self.reload_now()
+        self._show_controls()
+
+    # ---- the table
+
+    def reload_now(self) -> None:
+        self.query_one(RunTable).show_runs(list_runs(self.runs_dir))
+        self._redraw()
+
+    def action_reload(self) -> None:
+        self.reload_now()
+
+    @work(thread=True, exclusive=True, group="runs-table")
+    def _reload_in_thread(self) -> None:
+        summaries = list_runs(self.runs_dir)
+        self.app.call_from_thread(self.query_one(RunTable).show_runs, summaries)
+
+    def tick(self) -> None:
+        self._ticks += 1
+        if self._ticks % TABLE_REFRESH_TICKS == 0:
+            self._reload_in_thread()
+        if any([f.poll() for f in self.followers.values()]):
+            self._drawn = None
+        self._redraw()
+
+    # ---- overlay
+
+    def overlay_ids(self) -> list[str]:
+        table = self.query_one(RunTable)
+        if table.selected:
+            return list(table.selected)
+        return [table.current_run_id] if table.current_run_id else []
+
+    def on_run_table_selection_changed(self) -> None:
+        self._redraw()
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._redraw()
+
+    def _followers_for(self, run_ids: list[str]) -> list[RunFollower]:
+        table = self.query_one(RunTable)
+        for run_id in run_ids:
+            if run_id not in self.followers and run_id in table.summaries:
+                follower = RunFollower(table.summaries[run_id].path)
+                follower.poll()
+                self.followers[run_id] = follower
+        for run_id in list(self.followers):  # forget runs no longer shown
+            if run_id not in run_ids:
+                del self.followers[run_id]
+        return [self.followers[r] for r in run_ids if r in self.followers]
+
+    def _redraw(self) -> None:
+        run_ids = self.overlay_ids()
+        followers = self._followers_for(run_ids)
+        smoothing = self.query_one(SmoothingSlider).value
+        key = (tuple(run_ids), tuple(f.version for f in followers), smoothing, self.metric, self.log_scale)
+        if key == self._drawn:
+            return  # nothing new: no redraw
+        self._drawn = key
+        steps, epochs = [], []
+        for f in followers:
+            colour = run_colour(f.run_id)
+            steps.append(Curve(f.run_id[-18:], f.series.step_x, f.series.step_loss, colour))
+            xs, ys = f.series.epoch_series(self.metric)
+            epochs.append(Curve(f.run_id[-18:], xs, ys, colour))
+        is_loss = self.metric.endswith("loss")
+        self.query_one("#overlay-steps", CurveChart).set_data(
+            steps, smoothing=smoothing, log=self.log_scale,
+            title="Training loss per step" + (" (log)" if self.log_scale else ""),
+        )
+        self.query_one("#overlay-epochs", CurveChart).set_data(
+            epochs, smoothing=0.0, log=self.log_scale and is_loss,
+            mark_x=followers[0].series.best_epoch if len(followers) == 1 else None,
+            ylimits=(None, None) if is_loss else (0.0, 1.0),
+            title=f"{self.metric} per epoch",
+        )
+
+    def _show_controls(self) -> None:
+        self.query_one("#runs-controls", Static).update(
+            Text.assemble(("metric ", "bold"), self.metric, ("  log ", "bold"), "on" if self.log_scale else "off",
+                          "   space: overlay  enter: attach  [ ]: smoothing  m: metric  l: log")
+        )
+
+    # ---- actions
+
+    def action_toggle(self) -> None:
+        self.query_one(RunTable).action_toggle_selected()
+
+    def action_smooth(self, delta: int) -> None:
+        self.query_one(SmoothingSlider).action_step(delta)
+
+    def on_smoothing_slider_changed(self) -> None:
+        self._redraw()
+
+    def action_next_metric(self) -> None:
+        self.metric = OVERLAY_METRICS[(OVERLAY_METRICS.index(self.metric) + 1) % len(OVERLAY_METRICS)]
+        self._show_controls()
+        self._redraw()
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        self._show_controls()
+        self._redraw()
+
+    def action_cycle_chart(self) -> None:
+        self.query_one(ChartDeck).cycle()
+
+    def on_data_table_row_selected(self, event) -> None:
+        event.stop()
+        self.action_attach()
+
+    def action_attach(self) -> None:
+        table = self.query_one(RunTable)
+        run_id = table.current_run_id
+        if run_id and run_id in table.summaries:
+            self.app.attach(table.summaries[run_id].path)

@@ -1,0 +1,245 @@
+"""The Train screen: pick a recipe, edit its main settings, start, and watch it live.
+
+The trainer runs detached (``pneumo_tui.launch``); this screen only reads the
+run folder, so quitting the app or losing SSH never touches the training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.widgets import Input, Label, Select, Static
+
+from ..follow import RunFollower
+from ..launch import Launched, StopError, TrainSettings, resume_training, start_training, stop_training
+from ..widgets.charts import METRIC_COLOURS, ChartDeck, Curve, CurveChart
+from ..widgets.progress import ProgressPanel
+
+EPOCH_LOSSES = ("train_loss", "val_loss")
+EPOCH_SCORES = ("val_accuracy", "val_sensitivity", "val_specificity", "val_auc")
+SHORT = {
+    "train_loss": "train",
+    "val_loss": "val",
+    "val_accuracy": "acc",
+    "val_sensitivity": "sens",
+    "val_specificity": "spec",
+    "val_auc": "AUC",
+}
+
+
+def recipe_choices() -> list[tuple[str, dict]]:
+    """(name, values) of the shipped recipes; read as TOML, so no torch import on the UI thread."""
+    try:
+        from training.recipes import RECIPES_DIR
+    except ImportError:
+        return []
+    import tomllib
+
+    out = []
+    for path in sorted(RECIPES_DIR.glob("*.toml")):
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError):
+            continue
+        values.setdefault("model", path.stem)
+        out.append((path.stem, values))
+    return out
+
+
+def training_curves(follower: RunFollower) -> dict[str, list[Curve]]:
+    """The three live charts of one run: loss per step, loss per epoch, validation scores per epoch."""
+    s = follower.series
+    curves = {"steps": [Curve("loss", s.step_x, s.step_loss, METRIC_COLOURS["train_loss"])]}
+    for chart, metrics in (("losses", EPOCH_LOSSES), ("scores", EPOCH_SCORES)):
+        curves[chart] = []
+        for metric in metrics:
+            xs, ys = s.epoch_series(metric)
+            if xs:
+                curves[chart].append(Curve(SHORT[metric], xs, ys, METRIC_COLOURS[metric]))
+    return curves
+
+
+class TrainView(Vertical):
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("x", "stop", "Stop"),
+        Binding("R", "resume", "Resume"),
+        Binding("v", "cycle_chart", "Next chart", show=False),
+        Binding("l", "toggle_log", "Log loss", show=False),
+        Binding("d", "detach", "Detach", show=False),
+    ]
+
+    def __init__(self, data: Path | None, runs_dir: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.data = data
+        self.runs_dir = Path(runs_dir)
+        self.recipes = dict(recipe_choices())
+        self.follower: RunFollower | None = None
+        self.launched: Launched | None = None
+        self.log_scale = False
+        self.smoothing = 0.6
+        self._drawn_version = -1
+
+    # ---- layout
+
+    def compose(self) -> ComposeResult:
+        names = list(self.recipes)
+        first = "cnn3" if "cnn3" in names else (names[0] if names else None)
+        with Grid(id="train-form"):
+            for text in ("recipe (model)", "epochs", "image", "batch", "lr"):
+                yield Label(text)
+            yield Select([(f"{n} ({self.recipes[n].get('model', n)})", n) for n in names], value=first or Select.BLANK,
+                         allow_blank=not names, id="recipe", compact=True)
+            yield Input(id="epochs", type="integer", compact=True)
+            yield Input(id="image_size", type="integer", compact=True)
+            yield Input(id="batch_size", type="integer", compact=True)
+            yield Input(id="lr", type="number", compact=True)
+        yield Static(id="train-message")
+        with Horizontal(id="train-body"):
+            yield ProgressPanel(id="progress")
+            with ChartDeck(id="train-charts"):
+                yield CurveChart("Training loss per step", id="chart-steps")
+                yield CurveChart("Loss per epoch", id="chart-losses")
+                yield CurveChart("Validation per epoch", id="chart-scores")
+
+    def on_mount(self) -> None:
+        self._fill_from_recipe(self.query_one("#recipe", Select).value)
+        self.query_one(ProgressPanel).show_idle("No run followed.\ns: start a training\nor attach one from Runs (3).")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "recipe":
+            self._fill_from_recipe(event.value)
+
+    def _fill_from_recipe(self, name) -> None:
+        values = self.recipes.get(name, {}) if isinstance(name, str) else {}
+        for key in ("epochs", "image_size", "batch_size", "lr"):
+            if key in values:
+                self.query_one(f"#{key}", Input).value = str(values[key])
+
+    def message(self, text: str) -> None:
+        self.query_one("#train-message", Static).update(text)
+
+    # ---- following
+
+    def follow(self, run_dir: Path) -> None:
+        self.follower = RunFollower(run_dir)
+        self._drawn_version = -1
+        self.follower.poll()
+        self.refresh_view()
+
+    def action_detach(self) -> None:
+        """Stop following; the trainer is not touched."""
+        if self.follower:
+            self.message(f"Detached from {self.follower.run_id}; it keeps running.")
+        self.follower = None
+        self.launched = None
+        self.query_one(ProgressPanel).show_idle("No run followed.")
+        for chart in self.query(CurveChart):
+            chart.set_data([])
+
+    def tick(self) -> None:
+        """Called once a second while this screen is visible."""
+        if self.launched is not None and self.follower is None:
+            self._pick_up_launched()
+        if self.follower is not None and self.follower.poll():
+            self.refresh_view()
+
+    def _pick_up_launched(self) -> None:
+        launched = self.launched
+        run_dir = launched.find_run_dir()
+        if run_dir is not None:
+            self.message(f"Started {run_dir.name} (pid {launched.pid}); it keeps running if you quit.")
+            self.follow(run_dir)
+            return
+        code = launched.exited()
+        if code is not None:
+            self.launched = None
+            self.message(f"pneumo train exited ({code}) before creating a run: {launched.log_tail(2)}")
+
+    def refresh_view(self) -> None:
+        f = self.follower
+        if f is None or f.version == self._drawn_version:
+            return
+        self._drawn_version = f.version
+        self.query_one(ProgressPanel).show(f)
+        curves = training_curves(f)
+        best = f.series.best_epoch
+        self.query_one("#chart-steps", CurveChart).set_data(
+            curves["steps"], smoothing=self.smoothing, log=self.log_scale,
+            title="Training loss per step" + (" (log)" if self.log_scale else ""),
+        )
+        self.query_one("#chart-losses", CurveChart).set_data(curves["losses"], log=self.log_scale, mark_x=best)
+        self.query_one("#chart-scores", CurveChart).set_data(curves["scores"], mark_x=best, ylimits=(0.0, 1.0))
+
+    # ---- actions
+
+    def settings(self) -> TrainSettings:
+        recipe = self.query_one("#recipe", Select).value
+        if not isinstance(recipe, str):
+            raise ValueError("pick a recipe")
+        if self.data is None:
+            raise ValueError("no dataset: open one on the Data screen (1) first")
+        overrides = {}
+        for key in ("batch_size", "lr"):
+            value = self.query_one(f"#{key}", Input).value.strip()
+            if value and value != str(self.recipes.get(recipe, {}).get(key)):
+                overrides[key] = value
+        return TrainSettings(
+            model=recipe,
+            data=self.data,
+            runs_dir=self.runs_dir,
+            epochs=_int_or_none(self.query_one("#epochs", Input).value),
+            image_size=_int_or_none(self.query_one("#image_size", Input).value),
+            overrides=overrides,
+        )
+
+    def action_start(self) -> None:
+        if self.follower is not None and self.follower.status == "running":
+            self.message("A run is being followed and running: detach (d) or stop (x) it first.")
+            return
+        try:
+            settings = self.settings()
+        except ValueError as exc:
+            self.message(f"Cannot start: {exc}")
+            return
+        self.follower = None
+        self.launched = start_training(settings)
+        self.message(f"Starting {settings.model} (pid {self.launched.pid}) ...")
+
+    def action_stop(self) -> None:
+        if self.follower is None:
+            self.message("No run followed.")
+            return
+        try:
+            pid = stop_training(self.follower.run_dir)
+        except StopError as exc:
+            self.message(f"Cannot stop: {exc}")
+            return
+        self.message(f"Asked pid {pid} to stop; it saves a checkpoint first.")
+
+    def action_resume(self) -> None:
+        f = self.follower
+        if f is None:
+            self.message("No run followed: attach one from Runs (3) to resume it.")
+            return
+        if f.status == "running":
+            self.message("The run is still running.")
+            return
+        self.launched = resume_training(f.run_dir, self.runs_dir)
+        self.message(f"Resuming {f.run_id} (pid {self.launched.pid}) ...")
+
+    def action_cycle_chart(self) -> None:
+        self.query_one(ChartDeck).cycle()
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        self._drawn_version = -1
+        self.refresh_view()
+
+
+def _int_or_none(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else None

@@ -1,0 +1,112 @@
+"""The first-run screen: no dataset configured yet, so offer the three ways to get one.
+
+Dismisses with the chosen data path (or None when skipped).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..launch import pneumo_command
+
+DEMO_DIR = Path("pneumo-demo-data")
+
+
+def create_demo(target: Path) -> Path:
+    from training.demo import write_demo
+
+    return Path(write_demo(target))
+
+
+def download_public(timeout: float = 3600) -> Path:
+    """``pneumo data download`` in a subprocess; returns the folder it reports (its last line)."""
+    proc = subprocess.run(
+        pneumo_command() + ["data", "download"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+    )
+    lines = [line.strip() for line in (proc.stdout or "").splitlines() if line.strip()]
+    if proc.returncode != 0:
+        error = (proc.stderr or "").strip().splitlines()
+        raise RuntimeError(error[-1] if error else f"pneumo data download exited with {proc.returncode}")
+    for line in reversed(lines):
+        candidate = Path(line.split(": ")[-1])
+        if candidate.exists():
+            return candidate
+    raise RuntimeError("the download did not report where it put the data")
+
+
+class WelcomeScreen(ModalScreen[Path | None]):
+    BINDINGS = [Binding("escape", "skip", "Skip")]
+
+    def __init__(self, demo_dir: Path = DEMO_DIR):
+        super().__init__()
+        self.demo_dir = demo_dir
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="welcome-dialog"):
+            yield Static("pneumo-tui: no dataset yet", classes="dialog-title")
+            yield Static("Pick how to get one (Enter), or Esc to look around without data.")
+            yield OptionList(
+                Option("Open a folder or .npz file", id="open"),
+                Option("Download the public dataset (Kermany 2018)", id="download"),
+                Option(f"Create the synthetic demo set in ./{self.demo_dir}", id="demo"),
+                id="welcome-choices",
+            )
+            yield Input(placeholder="path to chest_xray/ or pneumoniamnist.npz, then Enter", id="welcome-path")
+            yield Static(id="welcome-status")
+
+    def on_mount(self) -> None:
+        self.query_one("#welcome-path").display = False
+        self.query_one(OptionList).focus()
+
+    def status(self, text: str) -> None:
+        self.query_one("#welcome-status", Static).update(text)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        choice = event.option.id
+        if choice == "open":
+            path_input = self.query_one("#welcome-path", Input)
+            path_input.display = True
+            path_input.focus()
+        elif choice == "download":
+            self.status("Downloading (pneumo data download) ... this can take a while.")
+            self._download()
+        elif choice == "demo":
+            self.status(f"Creating the synthetic demo set in {self.demo_dir} ...")
+            self._demo()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        path = Path(event.value.strip()).expanduser()
+        if not event.value.strip() or not path.exists():
+            self.status(f"No such file or folder: {event.value.strip() or '(empty)'}")
+            return
+        self.dismiss(path)
+
+    @work(thread=True, exclusive=True)
+    def _download(self) -> None:
+        try:
+            path = download_public()
+        except Exception as exc:  # network down, no space...: say it on one line
+            self.app.call_from_thread(self.status, f"Download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            return
+        self.app.call_from_thread(self.dismiss, path)
+
+    @work(thread=True, exclusive=True)
+    def _demo(self) -> None:
+        try:
+            path = create_demo(self.demo_dir)
+        except Exception as exc:
+            self.app.call_from_thread(self.status, f"Could not create the demo set: {exc}")
+            return
+        self.app.call_from_thread(self.dismiss, path)
+
+    def action_skip(self) -> None:
+        self.dismiss(None)

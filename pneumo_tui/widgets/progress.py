@@ -1,0 +1,69 @@
+"""The progress panel beside the live charts: where the run is and how fast it goes."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from ..follow import Progress, RunFollower, format_duration
+
+STATUS_STYLES = {"running": "bold green", "finished": "bold", "failed": "bold red", "stale": "bold yellow"}
+
+
+def status_text(status: str) -> Text:
+    # The word itself carries the meaning, so NO_COLOR loses nothing.
+    label = {"stale": "stale (writer died)"}.get(status, status)
+    return Text(label, style=STATUS_STYLES.get(status, ""))
+
+
+def _bar(fraction: float, width: int) -> str:
+    filled = int(round(fraction * width))
+    return "█" * filled + "░" * (width - filled)
+
+
+class ProgressPanel(Static):
+    DEFAULT_CSS = """
+    ProgressPanel { height: auto; padding: 0 1; }
+    """
+
+    def show_idle(self, message: str) -> None:
+        self.update(Text(message, style="italic"))
+
+    def show(self, follower: RunFollower) -> None:
+        self.update(self.render_progress(follower, follower.progress(), max(10, self.size.width - 12)))
+
+    @staticmethod
+    def render_progress(follower: RunFollower, p: Progress, bar_width: int = 14) -> Table:
+        s = follower.series
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True, min_width=7)
+        table.add_column(no_wrap=True, overflow="ellipsis")
+        table.add_row("run", Text(follower.run_id, overflow="ellipsis"))
+        table.add_row("model", follower.model)
+        table.add_row("status", status_text(follower.status))
+        epochs = f"{p.epoch}/{p.epochs}" if p.epochs else str(p.epoch)
+        table.add_row("epoch", f"{epochs}")
+        table.add_row("", _bar(p.run_fraction, bar_width))
+        steps = f"{p.step}/{p.steps_per_epoch}" if p.steps_per_epoch else str(p.step)
+        table.add_row("step", steps)
+        table.add_row("", _bar(p.epoch_fraction, bar_width))
+        table.add_row("ETA", format_duration(p.eta_s))
+        table.add_row("elapsed", format_duration(p.elapsed_s))
+        table.add_row("img/s", f"{p.images_per_s:.1f}" if p.images_per_s is not None else "-")
+        table.add_row("lr", f"{p.lr:.2e}" if p.lr is not None else "-")
+        table.add_row("device", p.device or "-")
+        if s.best_epoch is not None:
+            best = s.epochs.get(s.best_epoch, {})
+            auc = best.get("val_auc")
+            table.add_row("best", f"epoch {s.best_epoch}" + (f" AUC {auc:.3f}" if isinstance(auc, float) else ""))
+        test = s.evals.get("test")
+        if test:
+            table.add_row(
+                "test",
+                f"acc {test.get('accuracy', 0):.3f} sens {test.get('sensitivity', 0):.3f} spec {test.get('specificity', 0):.3f}",
+            )
+        failed = s.lifecycle if s.lifecycle and s.lifecycle.get("event") == "run_failed" else None
+        if failed:
+            table.add_row("error", Text(str(failed.get("error", "")), style="red"))
+        return table
