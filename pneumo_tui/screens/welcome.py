@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from ..launch import pneumo_command
 
-DEMO_DIR = Path("pneumo-demo-data")
+DEMO_DIR = Path("demo-data")
 
 
 def create_demo(target: Path) -> Path:
