@@ -1,9 +1,148 @@
-"""Commands registered on the ``pneumo`` app (filled in by its owner)."""
+"""``pneumo review``, ``compare``, ``report`` and ``threshold``: judging a finished run headless."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+from .errors import fail, user_errors
+
+RUNS_DIR_OPTION = typer.Option(Path("runs"), "--runs-dir", help="Where run ids are looked up.")
+SPLIT_OPTION = typer.Option("test", "--split", help="Which rows of predictions.csv: test or val.")
+_ERRORS = (FileNotFoundError, ValueError, OSError)
+
+
+def _run(ref: str, runs_dir: Path) -> Path:
+    from training.runstore import is_run_dir, resolve_run
+
+    path = Path(ref)
+    if (path.is_absolute() or len(path.parts) > 1) and not is_run_dir(path):
+        # a path, not an id: say so (globbing an absolute path is not supported by resolve_run)
+        fail(f"no run named {ref!r} (no config.json or events.jsonl there)")
+    with user_errors(FileNotFoundError):
+        return resolve_run(ref, runs_dir)
+
+
+def review(
+    run: str = typer.Argument(..., help="Run folder or run id."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Also write the cases with notes to this CSV."),
+    split: str = SPLIT_OPTION,
+    include_correct: bool = typer.Option(False, "--all", help="Include correctly classified cases (TP/TN)."),
+    runs_dir: Path = RUNS_DIR_OPTION,
+) -> None:
+    """List the misclassified cases (FN/FP) at the run's saved threshold, with review notes."""
+    from training.operating_point import load_threshold
+    from training.review_cases import review_cases
+    from training.review_notes import ReviewNotes
+
+    run_dir = _run(run, runs_dir)
+    threshold = load_threshold(run_dir)
+    notes = ReviewNotes(run_dir)
+    with user_errors(*_ERRORS):
+        cases = review_cases(run_dir, split=split, include_correct=include_correct, threshold=threshold, notes=notes)
+        if export is not None:
+            notes.export_csv(export, cases)
+    if notes.problem:
+        typer.echo(f"warning: {notes.problem}", err=True)
+    if as_json:
+        fields = ("id", "path", "split", "label", "probability", "kind", "verdict", "note", "subtype", "patient")
+        typer.echo(json.dumps([{k: c.get(k) for k in fields} for c in cases], indent=2))
+    else:
+        _print_cases(cases, split, threshold)
+    if export is not None:
+        typer.echo(f"wrote {len(cases)} cases to {export}", err=True)
+
+
+def _print_cases(cases: list[dict], split: str, threshold: float) -> None:
+    fn = sum(c["kind"] == "FN" for c in cases)
+    fp = sum(c["kind"] == "FP" for c in cases)
+    typer.echo(f"{split} split, threshold {threshold:.3f}: {fn} FN (missed pneumonia), {fp} FP (false alarms)")
+    if not cases:
+        return
+    typer.echo(f"{'kind':4}  {'prob':>6}  {'verdict':14}  id / note")
+    for c in cases:
+        note = f"  - {c['note']}" if c.get("note") else ""
+        typer.echo(f"{c['kind']:4}  {c['probability']:6.3f}  {(c.get('verdict') or '-'):14}  {c['id']}{note}")
+
+
+def compare(
+    run_a: str = typer.Argument(..., help="First run (folder or id)."),
+    run_b: str = typer.Argument(..., help="Second run (folder or id)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the test results as JSON."),
+    split: str = SPLIT_OPTION,
+    runs_dir: Path = RUNS_DIR_OPTION,
+) -> None:
+    """Compare two runs on the same images: McNemar (accuracy) and DeLong (AUC)."""
+    from training.compare import compare_runs, format_comparison
+
+    a, b = _run(run_a, runs_dir), _run(run_b, runs_dir)
+    with user_errors(*_ERRORS):
+        result = compare_runs(a, b, split=split)
+    typer.echo(json.dumps(result, indent=2) if as_json else format_comparison(result))
+
+
+def report(
+    run: str = typer.Argument(..., help="Run folder or run id."),
+    out: Path = typer.Option(..., "--out", help="Folder for report.md and its PNG figures."),
+    split: str = SPLIT_OPTION,
+    n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),
+    runs_dir: Path = RUNS_DIR_OPTION,
+) -> None:
+    """Write a Markdown report with ROC, PR, confusion matrix and misclassified thumbnails."""
+    from training.report import write_report
+
+    run_dir = _run(run, runs_dir)
+    with user_errors(*_ERRORS):
+        path = write_report(run_dir, out, split=split, n_boot=n_boot)
+    typer.echo(f"wrote {path}")
+
+
+def threshold(
+    run: str = typer.Argument(..., help="Run folder or run id."),
+    youden: bool = typer.Option(False, "--youden", help="Maximise sensitivity + specificity on validation."),
+    sensitivity: Optional[float] = typer.Option(None, "--sensitivity", min=0.0, max=1.0,
+                                                help="Highest threshold reaching this sensitivity on validation."),
+    value: Optional[float] = typer.Option(None, "--value", min=0.0, max=1.0, help="Set this threshold directly."),
+    runs_dir: Path = RUNS_DIR_OPTION,
+) -> None:
+    """Show, or choose and save, the run's operating point (chosen on validation rows only)."""
+    from training.metrics import binary_metrics
+    from training.operating_point import load_threshold, save_threshold
+    from training.review_cases import labels_and_probabilities, load_rows, split_rows
+    from training.thresholds import threshold_for_sensitivity
+    from training.thresholds import youden as youden_threshold
+
+    if sum((youden, sensitivity is not None, value is not None)) > 1:
+        fail("choose one of --youden, --sensitivity X, --value T")
+    run_dir = _run(run, runs_dir)
+    with user_errors(*_ERRORS):
+        labels, probs = labels_and_probabilities(split_rows(load_rows(run_dir), "val"))
+        if youden:
+            chosen, how = youden_threshold(labels, probs), "youden on val"
+        elif sensitivity is not None:
+            chosen = threshold_for_sensitivity(labels, probs, sensitivity)
+            how = f"sensitivity>={sensitivity:g} on val"
+        elif value is not None:
+            chosen, how = value, "manual"
+        else:
+            chosen, how = load_threshold(run_dir), None
+    metrics = binary_metrics(labels, probs, chosen)
+    if how is not None:
+        save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"], val_specificity=metrics["specificity"])
+        typer.echo(f"saved threshold {chosen:.4f} ({how}) to {run_dir.name}/threshold.json")
+    else:
+        typer.echo(f"threshold {chosen:.4f}")
+    typer.echo("on validation: " + ", ".join(
+        f"{k} {metrics[k]:.3f}" for k in ("sensitivity", "specificity", "precision", "npv", "accuracy")
+        if metrics[k] is not None))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command()(review)
+    app.command()(compare)
+    app.command()(report)
+    app.command()(threshold)

@@ -1,0 +1,127 @@
+"""pneumo review / compare / threshold, headless."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from pneumo_tui.cli import app
+from training.metrics import binary_metrics
+from training.operating_point import load_threshold, save_threshold
+from training.review_notes import ReviewNotes
+from training.runstore import read_predictions
+from training.significance import delong, mcnemar
+from training.thresholds import threshold_for_sensitivity, youden
+
+from review_fixtures import write_run
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _expected_errors(run_dir, split="test"):
+    thr = load_threshold(run_dir)
+    return {r["id"]: ("FN" if r["label"] else "FP") for r in read_predictions(run_dir)
+            if r["split"] == split and (r["probability"] >= thr) != bool(r["label"])}
+
+
+def test_review_json_lists_exactly_the_misclassified(tmp_path):
+    run = write_run(tmp_path / "run-a")
+    rows = [r for r in read_predictions(run) if r["split"] == "test"]
+    # a threshold equal to one probability: ">=" must count that case as positive
+    save_threshold(run, rows[0]["probability"], "manual")
+    ReviewNotes(run).set(next(iter(_expected_errors(run))), "label doubtful", "faint opacity?")
+    result = invoke("review", run, "--json")
+    assert result.exit_code == 0, result.output
+    cases = json.loads(result.stdout)
+    expected = _expected_errors(run)
+    assert expected and len(expected) < len(rows)
+    assert {c["id"]: c["kind"] for c in cases} == expected
+    assert all({"id", "path", "label", "probability", "kind", "verdict", "note"} <= set(c) for c in cases)
+    noted = [c for c in cases if c["verdict"]]
+    assert [(c["verdict"], c["note"]) for c in noted] == [("label doubtful", "faint opacity?")]
+    confidences = [abs(c["probability"] - 0.5) for c in cases]
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_review_table_all_and_export(tmp_path):
+    run = write_run(tmp_path / "run-a")
+    out = tmp_path / "notes.csv"
+    result = invoke("review", run, "--all", "--export", out)
+    assert result.exit_code == 0, result.output
+    assert "FN (missed pneumonia)" in result.stdout
+    exported = list(csv.DictReader(open(out, newline="")))
+    assert len(exported) == 60 and {r["kind"] for r in exported} == {"TP", "TN", "FP", "FN"}
+    val = json.loads(invoke("review", run, "--json", "--split", "val").stdout)
+    assert set(c["id"] for c in val) == set(_expected_errors(run, "val"))
+
+
+def test_review_bad_input_is_one_line(tmp_path):
+    result = invoke("review", tmp_path / "nope")
+    assert result.exit_code == 1 and "error: no run named" in result.output and "Traceback" not in result.output
+    run = write_run(tmp_path / "run-a")
+    (run / "predictions.csv").unlink()
+    result = invoke("review", run)
+    assert result.exit_code == 1 and "no predictions.csv yet" in result.output
+    run = write_run(tmp_path / "run-b", n_test=0)
+    result = invoke("review", run)
+    assert result.exit_code == 1 and "no test rows" in result.output
+
+
+def test_threshold_is_chosen_on_validation_only(tmp_path):
+    run = write_run(tmp_path / "run-a")
+    rows = read_predictions(run)
+    val = [r for r in rows if r["split"] == "val"]
+    labels, probs = [r["label"] for r in val], [r["probability"] for r in val]
+    # make the test rows very different: a choice made on them would move
+    assert invoke("threshold", run, "--youden").exit_code == 0
+    assert load_threshold(run) == pytest.approx(youden(labels, probs))
+    saved = json.loads((run / "threshold.json").read_text())
+    assert saved["how"] == "youden on val"
+
+    result = invoke("threshold", run, "--sensitivity", "0.9")
+    assert result.exit_code == 0, result.output
+    thr = load_threshold(run)
+    assert thr == pytest.approx(threshold_for_sensitivity(labels, probs, 0.9))
+    assert binary_metrics(labels, probs, thr)["sensitivity"] >= 0.9
+    assert invoke("threshold", run, "--value", "0.42").exit_code == 0 and load_threshold(run) == 0.42
+    shown = invoke("threshold", run)
+    assert "threshold 0.4200" in shown.stdout and load_threshold(run) == 0.42
+    both = invoke("threshold", run, "--youden", "--value", "0.3")
+    assert both.exit_code == 1 and "choose one" in both.output
+
+
+def test_compare_matches_by_id(tmp_path):
+    a = write_run(tmp_path / "run-a", seed=1)
+    b = write_run(tmp_path / "run-b", seed=2, separation=0.5, shuffle=True)
+    save_threshold(b, 0.4, "manual")
+    result = invoke("compare", a, b, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    test_a = {r["id"]: r for r in read_predictions(a) if r["split"] == "test"}
+    test_b = {r["id"]: r for r in read_predictions(b) if r["split"] == "test"}
+    ids = sorted(test_a)
+    labels = np.array([test_a[i]["label"] for i in ids])
+    pa = np.array([test_a[i]["probability"] for i in ids])
+    pb = np.array([test_b[i]["probability"] for i in ids])
+    assert out["n_matched"] == 60
+    assert out["delong"]["p_value"] == pytest.approx(delong(labels, pa, pb)["p_value"])
+    expected = mcnemar((pa >= 0.5) == labels, (pb >= 0.4) == labels)
+    assert out["mcnemar"]["a_right_b_wrong"] == expected["a_right_b_wrong"]
+    assert out["mcnemar"]["p_value"] == pytest.approx(expected["p_value"])
+    text = invoke("compare", a, b)
+    assert "McNemar" in text.stdout and "DeLong" in text.stdout
+
+
+def test_compare_refuses_runs_on_different_images(tmp_path):
+    a = write_run(tmp_path / "run-a", images=False)
+    b = write_run(tmp_path / "run-b", images=False)
+    text = (b / "predictions.csv").read_text().replace("case-", "other-")
+    (b / "predictions.csv").write_text(text)
+    result = invoke("compare", a, b)
+    assert result.exit_code == 1 and "share no test images" in result.output
