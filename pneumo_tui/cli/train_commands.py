@@ -1,9 +1,328 @@
-"""Commands registered on the ``pneumo`` app (filled in by its owner)."""
+"""``pneumo train / runs / eval / predict / models``: the engine, headless.
+
+torch is imported inside the commands so that ``pneumo --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from .errors import fail, user_errors
+
+RUNS_DIR = Path("runs")
+
+
+def _engine_errors():
+    """The engine's expected failures, shown as one line without a traceback."""
+    from training.checkpoint import CheckpointError
+    from training.evaluate import EvaluationError
+    from training.lock import RunLocked
+    from training.records import DataError
+    from training.recipes import RecipeError
+    from training.trainer import AlreadyFinished, TrainingFailed
+
+    return (DataError, RecipeError, RunLocked, FileNotFoundError, CheckpointError, TrainingFailed,
+            AlreadyFinished, EvaluationError)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command()(train)
+    app.command()(runs)
+    app.command(name="eval")(eval_run)
+    app.command()(predict)
+    app.command()(models)
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train(
+    model: Optional[str] = typer.Argument(None, help="Model to train (see `pneumo models`); omit with --resume."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset: Kermany folder, split folder or .npz."),
+    test_data: Optional[Path] = typer.Option(None, "--test-data", help="Test set to use instead of the data's own."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="Override the recipe's image side (px)."),
+    out: Path = typer.Option(RUNS_DIR, "--out", help="Folder the run folder is created in."),
+    overrides: List[str] = typer.Option([], "--set", help="Recipe override key=value (repeatable)."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue a stopped run (folder or id in --out)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the recipe's seed."),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
+) -> None:
+    """Train MODEL with its recipe; prints the run folder."""
+    from training.data import DataSpec
+    from training.recipes import load_recipe
+    from training.trainer import resume_run
+    from training.trainer import train as train_run
+
+    reporter = progress_reporter()
+    with user_errors(*_engine_errors()), reporter:
+        if resume:
+            if model or data or epochs or image_size or overrides or seed is not None:
+                fail("--resume continues a run with its own recipe and data; give only --resume (and --out)")
+            run_dir = resume_run(resume, out, on_event=reporter, device=device)
+        else:
+            if not model or data is None:
+                fail("give a MODEL and --data PATH (or --resume RUN)")
+            changes = list(overrides)
+            changes += [f"epochs={epochs}"] if epochs is not None else []
+            changes += [f"image_size={image_size}"] if image_size is not None else []
+            changes += [f"seed={seed}"] if seed is not None else []
+            recipe = load_recipe(model, changes)
+            run_dir = train_run(recipe, DataSpec(data, test_data), out, on_event=reporter, device=device)
+    if reporter.is_main:
+        print(run_dir)
+
+
+def progress_reporter():
+    """Rich progress bars on a terminal; one plain line per epoch otherwise (nohup, SLURM, CI)."""
+    import os
+
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    if is_main and sys.stderr.isatty():
+        return RichProgress()
+    return PlainProgress(quiet=not is_main)
+
+
+class PlainProgress:
+    """Lines on stderr, flushed: what a log file of a detached run should hold."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.is_main = not quiet
+        self.epochs = None
+        self._data_split = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __call__(self, event: dict) -> None:
+        if self.quiet:
+            return
+        kind = event["event"]
+        line = None
+        if kind == "data_progress":
+            if event["done"] == event["total"]:
+                line = f"cached {event['split']}: {event['total']} images"
+        elif kind == "run_started":
+            self.epochs = event["epochs"]
+            line = (f"run {event['run_id']}: {event['model']} on {event['device']}, {event['n_train']} train / "
+                    f"{event['n_val']} val / {event['n_test']} test images, {event['epochs']} epochs"
+                    + ("  [SYNTHETIC data]" if event.get("synthetic") else ""))
+        elif kind == "run_resumed":
+            line = f"resumed at epoch {event['epoch']}"
+        elif kind == "epoch":
+            line = format_epoch(event, self.epochs)
+        elif kind == "eval":
+            line = format_eval(event)
+        elif kind == "run_finished":
+            line = f"finished: {event['reason']} (best epoch {event.get('best_epoch')})"
+        elif kind == "run_failed":
+            line = f"failed: {event['error']}"
+        if line:
+            self._print(line)
+
+    def _print(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+
+class RichProgress(PlainProgress):
+    """An epoch bar and a step bar; epoch and eval lines printed above them."""
+
+    def __init__(self):
+        super().__init__()
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=self.console)
+        self.epoch_task = self.step_task = None
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        return False
+
+    def __call__(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "data_progress":
+            self._bar("data_task", f"caching {event['split']}", event["total"], event["done"], "")
+            return
+        if kind in ("run_started", "run_resumed"):
+            started = kind == "run_started"
+            if started:
+                self.epochs, self.steps = event["epochs"], event["steps_per_epoch"]
+            done = 0 if started else event["epoch"] - 1
+            self._bar("epoch_task", "epochs", self.epochs or 0, done, "")
+        elif kind == "step":
+            self._bar("step_task", f"epoch {event['epoch']}", getattr(self, "steps", 0), event["step"],
+                      f"loss {event['loss']:.4f}  {event['images_per_s']:.0f} img/s")
+        elif kind == "epoch":
+            self._bar("epoch_task", "epochs", self.epochs or 0, event["epoch"], f"val_loss {event['val_loss']:.4f}")
+        super().__call__(event)  # the plain lines, printed above the bars
+
+    def _bar(self, name: str, description: str, total: int, completed: int, info: str) -> None:
+        task = getattr(self, name, None)
+        if task is None:
+            task = self.progress.add_task(description, total=total, info=info)
+            setattr(self, name, task)
+        self.progress.update(task, description=description, total=total, completed=completed, info=info)
+
+    def _print(self, line: str) -> None:
+        self.console.print(line, highlight=False)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_epoch(e: dict, epochs: int | None) -> str:
+    of = f"/{epochs}" if epochs else ""
+    return (f"epoch {e['epoch']}{of}  train_loss {_fmt(e['train_loss'], 4)}  train_acc {_fmt(e['train_accuracy'])}  "
+            f"val_loss {_fmt(e['val_loss'], 4)}  val_acc {_fmt(e['val_accuracy'])}  val_auc {_fmt(e['val_auc'])}  "
+            f"val_sens {_fmt(e['val_sensitivity'])}  val_spec {_fmt(e['val_specificity'])}  "
+            f"lr {e['lr']:.2e}  {e['images_per_s']:.0f} img/s  {e['seconds']:.1f}s")
+
+
+def format_eval(e: dict) -> str:
+    return (f"{e['split']}: accuracy {_fmt(e['accuracy'])}  sensitivity {_fmt(e['sensitivity'])}  "
+            f"specificity {_fmt(e['specificity'])}  auc {_fmt(e['auc'])}  (n={e['n']}, threshold {e['threshold']:.3f})")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def runs(
+    runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
+) -> None:
+    """Every run with status (running, finished, failed, stale), model, epochs, best val metric, test metrics."""
+    from training.runstore import list_runs
+
+    summaries = list_runs(runs_dir)
+    if as_json:
+        print(json.dumps([s.to_json() for s in summaries], indent=2, default=str))
+        return
+    if not summaries:
+        print(f"no runs in {runs_dir}/", file=sys.stderr)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("run", "status", "model", "epochs", "best (val)", "test acc", "test sens", "test spec", "test auc")
+    for s in summaries:
+        best = f"{s.best_metric} {_fmt(s.best_value, 4)} @{s.best_epoch}" if s.best_metric else "-"
+        planned = f"/{s.epochs_planned}" if s.epochs_planned else ""
+        name = s.run_id + (" [SYNTHETIC]" if s.synthetic else "")
+        table.add_row(name, s.status, s.model, f"{s.epochs_done}{planned}", best,
+                      *(_fmt(s.test.get(k)) for k in ("accuracy", "sensitivity", "specificity", "auc")))
+    Console().print(table)
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def eval_run(
+    run: str = typer.Argument(..., help="Run folder, or run id (prefix) in --runs."),
+    split: str = typer.Option("test", "--split", help="train, val or test."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
+) -> None:
+    """Accuracy, sensitivity, specificity, precision, F1, AUC and the confusion matrix of a run."""
+    if split not in ("train", "val", "test"):
+        fail(f"--split must be train, val or test, not {split!r}")
+    if threshold is not None and not 0 <= threshold <= 1:
+        fail("--threshold must be in [0, 1]")
+    from training.evaluate import evaluate_run
+    from training.runstore import resolve_run
+
+    with user_errors(*_engine_errors()):
+        run_dir = resolve_run(run, runs_dir)
+        m = evaluate_run(run_dir, split, threshold)
+    if as_json:
+        keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion", "threshold", "n")
+        print(json.dumps({k: m[k] for k in keys}, indent=2))
+        return
+    c = m["confusion"]
+    print(f"{run_dir.name}  split {split}  n {m['n']}  threshold {m['threshold']:.3f}  ({m['source']})")
+    for key in ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc"):
+        print(f"  {key:<12}{_fmt(m[key], 4)}")
+    print("  confusion     predicted PNEUMONIA  predicted NORMAL")
+    print(f"  PNEUMONIA     {c['tp']:>19}  {c['fn']:>16}")
+    print(f"  NORMAL        {c['fp']:>19}  {c['tn']:>16}")
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def predict(
+    run: str = typer.Argument(..., help="Run folder, or run id (prefix) in --runs."),
+    images: List[Path] = typer.Argument(..., help="Image files (JPEG, PNG, DICOM)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per image, in a list."),
+    runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
+) -> None:
+    """A PNEUMONIA probability and a label per image, with the run's best checkpoint."""
+    from training.predict import predict_images
+    from training.runstore import resolve_run
+
+    with user_errors(*_engine_errors()):
+        results = predict_images(resolve_run(run, runs_dir), images, threshold=threshold)
+    if as_json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        for r in results:
+            if r.error:
+                print(f"{r.path}\tskipped: {r.error}")
+            else:
+                print(f"{r.path}\t{r.label}\t{r.probability:.4f}")
+    if any(r.error for r in results):
+        raise typer.Exit(1 if all(r.error for r in results) else 0)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def models(
+    image_size: int = typer.Option(200, "--image-size", help="Image side for the parameter counts."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """The model zoo: parameters and what each recipe does."""
+    from training.models import build_model, count_parameters, model_info, model_names
+    from training.recipes import RecipeError, load_recipe
+
+    rows = []
+    for name in model_names():
+        info = model_info(name)
+        try:
+            recipe = load_recipe(name)
+            description = recipe.description
+            recipe_text = f"{recipe.optimizer} lr {recipe.lr:g}, {recipe.scheduler}, {recipe.epochs} ep, {recipe.image_size}px"
+        except RecipeError:
+            description, recipe_text = "", "(no recipe)"
+        params = count_parameters(build_model(name, image_size))
+        rows.append({"name": name, "study": info.study, "parameters": params, "architecture": info.summary,
+                     "recipe": recipe_text, "description": description})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("model", f"params @{image_size}px", "architecture", "recipe", "description")
+    for r in rows:
+        table.add_row(r["name"] + (" (study)" if r["study"] else ""), f"{r['parameters']:,}", r["architecture"],
+                      r["recipe"], r["description"])
+    Console().print(table)

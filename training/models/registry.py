@@ -1,0 +1,58 @@
+"""Models by name. A builder takes the image side in pixels and keyword options
+from the recipe, and returns a module mapping (B, 1, S, S) in [0, 1] to (B,) logits
+(positive = PNEUMONIA)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    builder: Callable[..., nn.Module]
+    summary: str
+    study: bool  # one of the four models of the reproduced study
+
+
+MODELS: dict[str, ModelInfo] = {}
+
+
+def register(name: str, summary: str, study: bool = False):
+    def decorate(builder):
+        MODELS[name] = ModelInfo(name, builder, summary, study)
+        return builder
+
+    return decorate
+
+
+def model_names() -> list[str]:
+    _load_zoo()
+    return list(MODELS)
+
+
+def model_info(name: str) -> ModelInfo:
+    _load_zoo()
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def build_model(name: str, image_size: int = 200, /, **options) -> nn.Module:
+    """``options`` may be a whole recipe: only the keys the builder takes are passed."""
+    builder = model_info(name).builder
+    accepted = set(inspect.signature(builder).parameters) - {"image_size"}
+    return builder(image_size, **{k: v for k, v in options.items() if k in accepted})
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _load_zoo() -> None:
+    # Importing the modules runs their @register decorators.
+    from . import modern, study  # noqa: F401
