@@ -125,3 +125,30 @@ def test_compare_refuses_runs_on_different_images(tmp_path):
     (b / "predictions.csv").write_text(text)
     result = invoke("compare", a, b)
     assert result.exit_code == 1 and "share no test images" in result.output
+
+
+def test_review_json_on_a_trained_run(tmp_path, monkeypatch):
+    """A real tiny run: `pneumo train` on the demo set, then review at a threshold chosen on val."""
+    from training.demo import write_demo
+
+    monkeypatch.chdir(tmp_path)
+    write_demo(tmp_path / "demo", per_class=24, size=48)
+    trained = invoke("train", "cnn1", "--data", "demo", "--epochs", "2", "--image-size", "32", "--out", "runs")
+    assert trained.exit_code == 0, trained.output
+    (run,) = (tmp_path / "runs").iterdir()
+    assert invoke("threshold", run, "--youden").exit_code == 0
+    thr = load_threshold(run)
+    result = invoke("review", run.name, "--json", "--runs-dir", "runs")
+    assert result.exit_code == 0, result.output
+    cases = json.loads(result.stdout)
+    assert {c["id"]: c["kind"] for c in cases} == _expected_errors(run)
+    everything = json.loads(invoke("review", run, "--json", "--all").stdout)
+    test_rows = [r for r in read_predictions(run) if r["split"] == "test"]
+    assert len(everything) == len(test_rows)
+    assert all((c["probability"] >= thr) == (c["kind"] in ("TP", "FP")) for c in everything)
+    # the images of a real run load (paths in predictions.csv are relative to where training ran)
+    from training.review_cases import CaseImages
+
+    monkeypatch.chdir("/")
+    pixels = CaseImages(run).load(everything[0])
+    assert pixels.ndim == 2 and pixels.dtype.name == "uint8"

@@ -79,11 +79,20 @@ class CaseImages:
     """
 
     def __init__(self, run_dir: Path):
-        self.config = load_config(Path(run_dir))
+        self.run_dir = Path(run_dir)
+        self.config = load_config(self.run_dir)
         self._sources: dict[str, tuple] = {}
 
+    def _locate(self, path: str) -> Path:
+        """Relative paths are relative to where training ran: usually the folder above ``runs/``."""
+        p = Path(path)
+        if p.is_absolute() or p.exists():
+            return p
+        guess = self.run_dir.resolve().parent.parent / p
+        return guess if guess.exists() else p
+
     def load(self, case: dict) -> np.ndarray:
-        path = Path(case.get("path") or "")
+        path = self._locate(case.get("path") or "")
         if path.suffix.lower() in (".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff") and path.is_file():
             from PIL import Image, ImageOps
 
@@ -102,7 +111,7 @@ class CaseImages:
         if where not in self._sources:
             from .sources import open_source
 
-            source = open_source(where)
+            source = open_source(self._locate(where))
             self._sources[where] = (source, {r.id: r for r in source.records()})
         source, by_id = self._sources[where]
         record = by_id.get(case["id"])
