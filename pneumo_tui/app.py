@@ -12,7 +12,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tabs
 
 from .screens.data import DataView
 from .screens.help import HelpScreen
@@ -130,12 +130,11 @@ class PneumoApp(App):
             self.query_one(f"#{event.pane.id}-view").tick()  # catch up at once, not a second later
 
     def _focus_tab(self, tab: str) -> None:
+        # Focus must move into the new pane: TabbedContent re-shows the pane holding the focus.
         target = {"data": "#data-body", "train": "#recipe", "runs": "#run-table"}.get(tab)
-        if target:
-            try:
-                self.query_one(target).focus()
-            except Exception:
-                pass
+        pane = self.query_one(f"TabPane#{tab}")
+        focusable = pane.query_one(target) if target else next((w for w in pane.query("*") if w.focusable), None)
+        (focusable or self.query_one(TabbedContent).query_one(Tabs)).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -9,6 +9,7 @@ file rather than to a pipe that would break when the app exits.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,7 +73,7 @@ class Launched:
     def find_run_dir(self) -> Path | None:
         """The run folder, once the trainer has made it: the path it prints, or the run whose lock/events name our pid."""
         if self.run_dir is None:
-            self.run_dir = _printed_run_dir(self.log) or _run_dir_of_pid(self.runs_dir, self.pid, self.started)
+            self.run_dir = _printed_run_dir(self.log, self.runs_dir) or _run_dir_of_pid(self.runs_dir, self.pid, self.started)
             if self.run_dir is not None:
                 _link_log(self.log, RunPaths(self.run_dir).log)
         return self.run_dir
@@ -94,8 +95,8 @@ class Launched:
             return ""
 
 
-def launch(arguments: list[str], runs_dir: Path, env: dict | None = None) -> Launched:
-    """Run ``pneumo <arguments>`` detached; its output goes to ``<runs>/.launch/<stamp>.log``."""
+def launch(arguments: list[str], runs_dir: Path, env: dict | None = None, program: list[str] | None = None) -> Launched:
+    """Run ``pneumo <arguments>`` (or ``program``) detached; its output goes to ``<runs>/.launch/<stamp>.log``."""
     runs_dir = Path(runs_dir)
     log_dir = runs_dir / LAUNCH_LOGS
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,7 @@ def launch(arguments: list[str], runs_dir: Path, env: dict | None = None) -> Lau
     started = time.time()
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            pneumo_command() + arguments,
+            (program or pneumo_command()) + arguments,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -147,15 +148,19 @@ def stop_training(run_dir: Path) -> int:
     return holder.pid
 
 
-def _printed_run_dir(log: Path) -> Path | None:
+def _printed_run_dir(log: Path, runs_dir: Path) -> Path | None:
+    """The run folder named in the trainer's output: its "run <id>: ..." start line, or the bare path it prints."""
     try:
         text = log.read_text(errors="replace")
     except OSError:
         return None
     for line in text.splitlines():
-        candidate = line.strip().split(": ")[-1]  # a bare path, or "run: <path>"
-        if candidate and is_run_dir(Path(candidate)):
-            return Path(candidate)
+        line = line.strip()
+        started = re.match(r"run (\S+):", line)
+        candidates = [runs_dir / started.group(1)] if started else [Path(line)] if line else []
+        for candidate in candidates:
+            if is_run_dir(candidate):
+                return candidate
     return None
 
 

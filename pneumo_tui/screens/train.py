@@ -89,7 +89,7 @@ class TrainView(Vertical):
         names = list(self.recipes)
         first = "cnn3" if "cnn3" in names else (names[0] if names else None)
         with Grid(id="train-form"):
-            for text in ("recipe (model)", "epochs", "image", "batch", "lr"):
+            for text in ("model (recipe)", "epochs", "image", "batch", "lr"):
                 yield Label(text)
             yield Select([(f"{n} ({self.recipes[n].get('model', n)})", n) for n in names], value=first or Select.BLANK,
                          allow_blank=not names, id="recipe", compact=True)

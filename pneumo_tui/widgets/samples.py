@@ -22,7 +22,8 @@ def image_widget(image: PILImage.Image, protocol: str, **kwargs) -> Widget:
     """An image widget for ``protocol``; ``none`` gives a text placeholder."""
     if protocol == "none":
         w, h = image.size
-        return Static(f"[X-ray {w}x{h}]\n(images off)", classes="image-placeholder", **kwargs)
+        classes = " ".join(filter(None, ("image-placeholder", kwargs.pop("classes", None))))
+        return Static(f"X-ray {w}x{h}\n(images off)", classes=classes, **kwargs)
     try:
         from pneumo_tui.widgets.xray import image_class  # the review helper's renderer choice, when present
     except ImportError:

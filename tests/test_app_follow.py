@@ -1,0 +1,70 @@
+"""The app follows a run another process writes: live updates, detach, a killed writer shows stale."""
+
+import html
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pneumo_tui.app import PneumoApp
+from pneumo_tui.screens.train import TrainView
+from pneumo_tui.widgets.charts import CurveChart
+from training.events import read_events
+from training.runstore import RunPaths
+
+WRITER = Path(__file__).parent / "app_run_writer.py"
+
+
+def screen_text(app) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", app.export_screenshot())).replace("\xa0", " ")
+
+
+def _start_writer(runs: Path) -> tuple[subprocess.Popen, Path]:
+    proc = subprocess.Popen([sys.executable, str(WRITER), str(runs), "--interval", "0.05"], stdout=subprocess.PIPE, text=True)
+    run = Path(proc.stdout.readline().strip())
+    return proc, run
+
+
+async def _until(pilot, predicate, timeout: float) -> float:
+    """Seconds until predicate() held (pausing the app meanwhile); fails after timeout."""
+    start = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - start < timeout, "not within the time limit"
+        await pilot.pause(0.05)
+    return time.monotonic() - start
+
+
+async def test_follow_detach_and_stale(tmp_path):
+    proc, run = _start_writer(tmp_path / "runs")
+    try:
+        app = PneumoApp(runs_dir=tmp_path / "runs", attach=run, welcome=False, image_protocol="none")  # real 1 s polling
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = app.query_one(TrainView)
+            chart = app.query_one("#chart-steps", CurveChart)
+            await pilot.pause()
+            seen = view.follower.series.step_x[-1] if view.follower.series.step_x else 0
+            await _until(pilot, lambda: view.follower.series.step_x and view.follower.series.step_x[-1] > seen, 2.0)
+            await _until(pilot, lambda: chart._curves and chart._curves[0].x[-1] > seen and chart.drawn_points > 0, 2.0)
+            assert view.follower.status == "running"
+            assert "running" in screen_text(app)
+
+            await pilot.press("d")  # detach: the writer must keep going
+            assert view.follower is None
+            n = len(read_events(RunPaths(run).events))
+            time.sleep(0.3)
+            assert proc.poll() is None
+            assert len(read_events(RunPaths(run).events)) > n
+
+            app.attach(run)
+            await pilot.pause()
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            await _until(pilot, lambda: view.follower.status == "stale", 2.0)
+            await pilot.pause()
+            assert "stale (writer died)" in screen_text(app)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,137 @@
+"""Pilot tests: every screen of the app driven by keys."""
+
+import html
+import re
+from pathlib import Path
+
+from textual.widgets import TabbedContent
+
+from pneumo_tui.app import PneumoApp
+from pneumo_tui.screens.help import HelpScreen
+from pneumo_tui.screens.runs import RunsView, SmoothingSlider
+from pneumo_tui.screens.train import TrainView
+from pneumo_tui.screens.welcome import WelcomeScreen
+from pneumo_tui.widgets.charts import ChartDeck, CurveChart
+from pneumo_tui.widgets.run_table import RunTable
+
+FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
+CNN3 = FIXTURES / "20260101-000000-cnn3"
+
+
+def _app(**kwargs) -> PneumoApp:
+    kwargs.setdefault("runs_dir", FIXTURES)
+    kwargs.setdefault("welcome", False)
+    kwargs.setdefault("poll_interval", 0)
+    kwargs.setdefault("image_protocol", "none")
+    return PneumoApp(**kwargs)
+
+
+def _text(widget) -> str:
+    return str(widget.render())
+
+
+def screen_text(app) -> str:
+    """The screen as plain text (the SVG's text runs, unescaped)."""
+    svg = app.export_screenshot()
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+async def test_number_keys_switch_screens_and_help_opens():
+    app = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        tabs = app.query_one(TabbedContent)
+        for key, tab in (("2", "train"), ("3", "runs"), ("4", "review"), ("1", "data")):
+            await pilot.press(key)
+            assert tabs.active == tab
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_train_screen_shows_a_recorded_run():
+    app = _app(attach=CNN3)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "train"
+        view = app.query_one(TrainView)
+        assert view.follower.status == "finished"
+        panel = app.query_one("#progress")
+        rendered = screen_text(app)
+        assert "finished" in rendered and "4/4" in rendered and "epoch 3" in rendered  # best epoch by val AUC
+        steps = app.query_one("#chart-steps", CurveChart)
+        assert 0 < steps.drawn_points <= 2 * 2 * steps.plot.size.width  # raw faint + smoothed, each within the width
+        scores = app.query_one("#chart-scores", CurveChart)
+        assert scores._mark_x == 3
+        deck = app.query_one("#train-charts", ChartDeck)
+        before = [c.id for c in deck.visible_charts()]
+        await pilot.press("v")
+        assert [c.id for c in deck.visible_charts()] != before
+        await pilot.press("l")
+        assert view.log_scale and "(log)" in _text(steps.query_one(".chart-title"))
+        await pilot.press("d")
+        assert view.follower is None
+        assert panel is app.query_one("#progress")
+
+
+async def test_train_screen_refuses_to_start_without_data():
+    app = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        await pilot.press("s")
+        assert "no dataset" in _text(app.query_one("#train-message"))
+        await pilot.press("x")
+        assert "No run followed" in _text(app.query_one("#train-message"))
+
+
+async def test_runs_screen_lists_overlays_and_attaches():
+    app = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")
+        table = app.query_one(RunTable)
+        assert set(table.summaries) == {"20260101-000000-cnn3", "20260101-010000-mlp"}
+        assert table.summaries["20260101-010000-mlp"].status == "stale"
+        assert "stale" in screen_text(app)
+        await pilot.press("space", "down", "space")
+        assert table.selected == ["20260101-000000-cnn3", "20260101-010000-mlp"]
+        view = app.query_one(RunsView)
+        steps = app.query_one("#overlay-steps", CurveChart)
+        assert len(steps._curves) == 2 and steps._curves[0].colour != steps._curves[1].colour
+        slider = app.query_one(SmoothingSlider)
+        before = slider.value
+        await pilot.press("right_square_bracket")
+        assert slider.value > before and steps._smoothing == slider.value
+        await pilot.press("m")
+        assert view.metric == "val_loss"
+        await pilot.press("l")
+        assert view.log_scale and steps._log
+        await pilot.press("up", "enter")
+        assert app.query_one(TabbedContent).active == "train"
+        assert app.query_one(TrainView).follower.run_id == "20260101-000000-cnn3"
+
+
+async def test_first_run_offers_three_choices_and_opens_a_path(tmp_path):
+    app = _app(welcome=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        options = app.screen.query_one("#welcome-choices")
+        assert options.option_count == 3
+        await pilot.press("enter")  # "Open a folder or .npz file"
+        await pilot.press(*"/no/such/place", "enter")
+        assert "No such file" in _text(app.screen.query_one("#welcome-status"))
+        path_input = app.screen.query_one("#welcome-path")
+        path_input.value = str(tmp_path)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, WelcomeScreen)
+        assert app.data == tmp_path
+
+
+async def test_escape_skips_the_welcome_screen():
+    app = _app(welcome=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, WelcomeScreen)
+        assert app.data is None

@@ -1,0 +1,57 @@
+"""Start a training from the Train screen, quit the app: the detached run still finishes."""
+
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Select
+
+from pneumo_tui.app import PneumoApp
+from pneumo_tui.screens.train import TrainView
+from training.events import read_events
+from training.runstore import RunPaths
+
+pytest.importorskip("training.trainer", reason="needs the training engine (pneumo train)")
+
+
+def _set(app, selector: str, value: str) -> None:
+    app.query_one(selector, Input).value = value
+
+
+async def test_training_started_in_the_app_survives_quitting(tmp_path):
+    from training.demo import write_demo
+
+    data = write_demo(tmp_path / "demo", per_class=12, size=64)
+    runs = tmp_path / "runs"
+    app = PneumoApp(data=data, runs_dir=runs, welcome=False, image_protocol="none")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        app.query_one("#recipe", Select).value = "cnn3"
+        await pilot.pause()
+        _set(app, "#epochs", "3")
+        _set(app, "#image_size", "48")
+        _set(app, "#batch_size", "8")
+        view = app.query_one(TrainView)
+        view.query_one("#recipe").focus()
+        await pilot.press("s")
+        launched = view.launched
+        assert launched is not None
+        deadline = time.monotonic() + 60
+        while view.follower is None:  # the app finds the new run folder and follows it
+            assert time.monotonic() < deadline, f"no run folder: {launched.log_tail()}"
+            await pilot.pause(0.2)
+        run = view.follower.run_dir
+        assert view.follower.config.get("recipe", {}).get("image_size") == 48
+        alive_at_quit = launched.exited() is None
+        await pilot.press("q")
+    assert alive_at_quit, "the run ended before the app quit; the test proves nothing"
+    deadline = time.monotonic() + 120
+    while True:
+        events = read_events(RunPaths(run).events)
+        if events and events[-1]["event"] in ("run_finished", "run_failed"):
+            break
+        assert time.monotonic() < deadline, "the run did not finish within 120 s"
+        time.sleep(0.5)
+    assert events[-1]["event"] == "run_finished" and events[-1]["reason"] == "completed"
+    assert sum(e["event"] == "epoch" for e in events) == 3
+    assert "finished" in RunPaths(run).log.read_text()  # the detached trainer's output went to the run's log
