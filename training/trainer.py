@@ -40,6 +40,7 @@ from .data import BatchLoader, DataSpec, PreparedData, SplitData, prepare_data
 from .device import DeviceSetup, device_setup, restore_rng_state, rng_state, seed_everything
 from .events import read_events
 from .inference import predict_split
+from .lock import RunLocked, holder_alive, read_holder
 from .metrics import binary_metrics
 from .models import build_model, count_parameters
 from .operating_point import load_threshold
@@ -109,6 +110,7 @@ def resume_run(
     ctx = distributed.init_distributed()
     try:
         run_dir = resolve_run(run, runs_dir)
+        _refuse_if_locked(run_dir)  # early, before minutes of data loading; _run takes the lock for real
         config = load_config(run_dir)
         if not config:
             raise TrainingFailed(f"{run_dir} has no readable config.json: not a run this trainer can resume")
@@ -126,6 +128,12 @@ def resume_run(
         return _run(run_dir, state, data, setup, ctx, on_event, config=None)
     finally:
         distributed.shutdown(ctx)
+
+
+def _refuse_if_locked(run_dir: Path) -> None:
+    holder = read_holder(RunPaths(run_dir).lock)
+    if holder is not None and holder_alive(holder):
+        raise RunLocked(f"run is being written by {holder.describe()} ({RunPaths(run_dir).lock})")
 
 
 def _refuse_if_finished(run_dir: Path) -> None:

@@ -76,6 +76,8 @@ def train(
             run_dir = train_run(recipe, DataSpec(data, test_data), out, on_event=reporter, device=device)
     if reporter.is_main:
         print(run_dir)
+    if reporter.finish_reason == "interrupted":
+        raise typer.Exit(130)  # like a shell's Ctrl-C: scripts must not carry on as if it had finished
 
 
 def progress_reporter():
@@ -95,7 +97,7 @@ class PlainProgress:
         self.quiet = quiet
         self.is_main = not quiet
         self.epochs = None
-        self._data_split = None
+        self.finish_reason = None
 
     def __enter__(self):
         return self
@@ -123,6 +125,7 @@ class PlainProgress:
         elif kind == "eval":
             line = format_eval(event)
         elif kind == "run_finished":
+            self.finish_reason = event["reason"]
             line = f"finished: {event['reason']} (best epoch {event.get('best_epoch')})"
         elif kind == "run_failed":
             line = f"failed: {event['error']}"

@@ -1,0 +1,71 @@
+"""Checkpoints are written atomically and loaded as data only: a pickle that runs code is refused."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.checkpoint import CheckpointError, CheckpointRefused, load_checkpoint, load_model_from_run, save_checkpoint
+from training.recipes import load_recipe
+from training.runstore import RunPaths
+from training.trainer import train
+
+from engine_helpers import square_data
+
+PNEUMO = str(Path(sys.executable).with_name("pneumo"))
+
+
+class RunsCode:
+    """Unpickling this calls Path.touch(marker): proof that code ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_roundtrip_leaves_no_temp_files(tmp_path):
+    path = tmp_path / "checkpoints" / "last.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(2)}, "epoch": 3})
+    loaded = load_checkpoint(path)
+    assert loaded["epoch"] == 3 and torch.equal(loaded["model"]["w"], torch.ones(2)) and loaded["format"] == 1
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_the_code_never_runs(tmp_path):
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "best.pt"
+    torch.save({"model": {}, "payload": RunsCode(marker)}, evil)
+    with pytest.raises(CheckpointRefused, match="refused to load .*best.pt.*run code"):
+        load_checkpoint(evil)
+    assert not marker.exists()
+
+
+def test_cli_refuses_a_poisoned_run_with_one_line(tmp_path):
+    run = train(load_recipe("cnn3", ["epochs=1", "image_size=32", "batch_size=8"]), square_data(), tmp_path / "runs")
+    marker = tmp_path / "code-ran"
+    torch.save({"model": RunsCode(marker)}, RunPaths(run).best_checkpoint)
+    with pytest.raises(CheckpointRefused):
+        load_model_from_run(run)
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("L", (40, 40)).save(image)
+    result = subprocess.run([PNEUMO, "predict", str(run), str(image)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: refused to load") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not marker.exists()
+
+
+def test_missing_or_truncated_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "none.pt")
+    path = tmp_path / "half.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(1000)}})
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(path)
