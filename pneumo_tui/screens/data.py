@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -26,11 +27,11 @@ SPLIT_ORDER = ("train", "val", "test")
 SAMPLES_PER_CLASS = 4
 
 
-def load_dataset(path: Path, samples_per_class: int = SAMPLES_PER_CLASS) -> tuple[dict, dict]:
+def load_dataset(path: Path, samples_per_class: int = SAMPLES_PER_CLASS, progress=None) -> tuple[dict, dict]:
     """(stats, samples): the heavy part of the Data screen, run off the UI thread."""
     from training.stats import compute_stats
 
-    stats = compute_stats(path)
+    stats = compute_stats(path, progress=progress)
     return stats, load_samples(path, samples_per_class)
 
 
@@ -103,15 +104,20 @@ def _short(v) -> str:
 
 def warnings_of(stats: dict) -> dict[str, list]:
     return {
-        "patients in several splits": _as_list(stats.get("cross_split_patients")),
-        "duplicate images": _as_list(stats.get("duplicates")),
+        "cross-split patients": _as_list(stats.get("cross_split_patients")),
+        "duplicates": _as_list(stats.get("duplicates")),
         "unreadable files": _as_list(stats.get("unreadable")),
     }
 
 
-def size_histogram(stats: dict) -> list[tuple[str, float]]:
+def size_histogram(stats: dict, axis: str = "width") -> list[tuple[str, float]]:
     sizes = stats.get("sizes") or {}
+    if isinstance(sizes.get(axis), dict):
+        sizes = sizes[axis]
     hist = sizes.get("histogram") if isinstance(sizes, dict) else None
+    if isinstance(hist, dict) and "edges" in hist and "counts" in hist:  # numpy-style bins
+        edges = hist["edges"]
+        return [(f"{edges[i]:.0f}-{edges[i + 1]:.0f}", float(n)) for i, n in enumerate(hist["counts"])]
     if isinstance(hist, dict):
         return [(str(k), float(v)) for k, v in hist.items()]
     if isinstance(hist, list):
@@ -132,7 +138,7 @@ def subtype_counts(stats: dict) -> dict[str, int]:
     for key, value in subtypes.items():
         if isinstance(value, dict):  # per split
             for sub, n in value.items():
-                if isinstance(n, (int, float)):
+                if isinstance(n, (int, float)) and n:
                     total[sub] = total.get(sub, 0) + int(n)
         elif isinstance(value, (int, float)):
             total[key] = total.get(key, 0) + int(value)
@@ -144,12 +150,12 @@ def subtype_counts(stats: dict) -> dict[str, int]:
 
 def counts_table(counts: dict[str, dict[str, int]], patients: dict | None) -> Table:
     classes = sorted({c for row in counts.values() for c in row})
-    table = Table(title="Images per split", title_justify="left", expand=False, pad_edge=False)
+    table = Table(title="Images per split", title_justify="left", expand=False, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("split")
     for c in classes:
         table.add_column(c, justify="right")
     table.add_column("total", justify="right")
-    table.add_column("% pneumonia", justify="right")
+    table.add_column("% pneu", justify="right")
     if patients:
         table.add_column("patients", justify="right")
     for split, row in counts.items():
@@ -158,7 +164,7 @@ def counts_table(counts: dict[str, dict[str, int]], patients: dict | None) -> Ta
         cells = [split, *(str(row.get(c, 0)) for c in classes), str(total), share]
         if patients:
             p = patients.get(split)
-            cells.append(str(p.get("total", p) if isinstance(p, dict) else (p if p is not None else "-")))
+            cells.append(str(p.get("patients", "-") if isinstance(p, dict) else (p if p is not None else "-")))
         table.add_row(*cells)
     return table
 
@@ -233,14 +239,27 @@ class DataView(Vertical):
 
     @work(thread=True, exclusive=True, group="data")
     def _load(self, path: Path) -> None:
+        worker = get_current_worker()
+        shown = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            # At most ~50 screen updates however many files there are.
+            if total and (done == total or done / total - shown[0] >= 0.02) and not worker.is_cancelled:
+                shown[0] = done / total
+                self.app.call_from_thread(self._show_reading, path, done, total)
+
         try:
-            stats, samples = load_dataset(path)
+            stats, samples = load_dataset(path, progress=progress)
         except Exception as exc:  # a bad folder is a message on screen, never a crash
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show_error, path, exc)
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._show_stats, path, stats, samples)
+
+    def _show_reading(self, path: Path, done: int, total: int) -> None:
+        if self.stats is None:
+            self.query_one("#data-title", Static).update(f"Reading {path}: {done}/{total} files ...")
 
     def _show_error(self, path: Path, exc: Exception) -> None:
         self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -252,10 +271,13 @@ class DataView(Vertical):
         self.query_one("#data-loading").display = False
         self.query_one("#data-body").display = True
         title = Text()
-        title.append(f"{stats.get('source') or path}", style="bold")
+        title.append(str(path), style="bold")
+        kind = (stats.get("source") or {}).get("kind") if isinstance(stats.get("source"), dict) else None
+        if kind:
+            title.append(f" ({kind})")
         title.append(f"  {stats.get('total', '?')} images")
         if stats.get("synthetic"):
-            title.append("  SYNTHETIC demo data", style="bold reverse")
+            title.append("  SYNTHETIC", style="bold reverse")
         self.query_one("#data-title", Static).update(title)
 
         counts = split_counts(stats)
@@ -265,13 +287,13 @@ class DataView(Vertical):
         for split, row in counts.items():
             for cls, n in row.items():
                 balance.append((f"{split} {cls[:4]}", n, CLASS_COLOURS.get(cls, "white")))
-        self.query_one("#bar-balance", BarChart).show("Class balance", balance, width=14)
+        self.query_one("#bar-balance", BarChart).show("Class balance", balance)
         subtypes = subtype_counts(stats)
         self.query_one("#bar-subtypes", BarChart).show(
-            "Pneumonia subtypes", [(k, v, CLASS_COLOURS.get(k, "white")) for k, v in sorted(subtypes.items())], width=10,
+            "Pneumonia subtypes", [(k, v, CLASS_COLOURS.get(k, "white")) for k, v in sorted(subtypes.items())],
             total=sum(subtypes.values()) or None,
         )
-        self.query_one("#bar-sizes", BarChart).show("Image sizes (px)", [(k, v, "#14b8a6") for k, v in size_histogram(stats)], width=10)
+        self.query_one("#bar-sizes", BarChart).show("Image width (px)", [(k, v, "#14b8a6") for k, v in size_histogram(stats)])
         box = self.query_one("#data-samples", Vertical)
         box.remove_children()
         if samples:
@@ -283,7 +305,7 @@ class DataView(Vertical):
             if items:
                 text.append(f"! {len(items)} {title}\n", style="bold yellow")
             else:
-                text.append(f"ok no {title}\n")
+                text.append(f"ok: no {title}\n")
         if any(warnings_of(stats).values()):
             text.append("press w to list them", style="italic")
         return text

@@ -280,13 +280,25 @@ def _fmt_count(v: float) -> str:
 
 
 class BarChart(Static):
-    """A titled text bar chart (class balance, size histogram, subtypes)."""
+    """A titled text bar chart (class balance, size histogram, subtypes); bars fill the width it gets."""
 
     DEFAULT_CSS = """
     BarChart { height: auto; padding: 0 1; }
     """
 
-    def show(self, title: str, rows: Sequence[tuple[str, float, str]], width: int = 24, total: float | None = None) -> None:
-        text = Text(title + "\n", style="bold")
-        text.append_text(text_bars(rows, width=width, total=total))
-        self.update(text)
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._title, self._rows, self._total = "", [], None
+
+    def show(self, title: str, rows: Sequence[tuple[str, float, str]], total: float | None = None) -> None:
+        self._title, self._rows, self._total = title, list(rows), total
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        text = Text(self._title + "\n", style="bold")
+        if self._rows:
+            label_w = max(len(r[0]) for r in self._rows)
+            number_w = max(len(_fmt_count(r[1])) for r in self._rows) + (7 if self._total else 0)
+            width = max(3, self.content_region.width - label_w - number_w - 3)
+            text.append_text(text_bars(self._rows, width=width, total=self._total))
+        return text
