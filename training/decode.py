@@ -9,6 +9,7 @@ the same way.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import warnings
@@ -49,6 +50,8 @@ def check_file(path: Path) -> os.stat_result:
     except PermissionError:
         raise UnreadableImage("permission denied") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnreadableImage("symlink loop") from None
         raise UnreadableImage(f"cannot stat: {exc.strerror or exc}") from None
     if stat.S_ISDIR(st.st_mode):
         raise UnreadableImage("a directory, not an image file")

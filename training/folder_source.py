@@ -9,6 +9,7 @@ split) becomes a ``Problem``; the listing itself never raises.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from .decode import IMAGE_EXTENSIONS, decode_image
 from .patients import parse_name
 from .records import CLASSES, DataError, Problem, Record
 from .sources import DataSource
+
+log = logging.getLogger("training.sources")
 
 DICOM_EXTENSIONS = (".dcm", ".dicom")
 LISTED_EXTENSIONS = IMAGE_EXTENSIONS + DICOM_EXTENSIONS
@@ -51,9 +54,9 @@ class FolderSource(DataSource):
                     for d in dirs
                     if d.name.lower() not in SPLIT_NAMES and d.name.lower() not in IGNORED_FOLDERS
                 ]
-                return source
+                return source._warn()
             if any(d.name.lower() in CLASS_NAMES for d in dirs):
-                return cls(root, {root: SPLIT_NAMES.get(root.name.lower(), "train")})
+                return cls(root, {root: SPLIT_NAMES.get(root.name.lower(), "train")})._warn()
             nested = [d for d in dirs if d.name.lower() == NESTED_ROOT]
             if not nested:
                 break
@@ -62,6 +65,11 @@ class FolderSource(DataSource):
             f"{path}: no train/val/test or NORMAL/PNEUMONIA folders "
             "(expected the Kermany layout, a folder holding chest_xray/, or a .npz file)"
         )
+
+    def _warn(self) -> "FolderSource":
+        for problem in self.problems:
+            log.warning("skipping %s: %s", problem.path, problem.reason)
+        return self
 
     @property
     def synthetic(self) -> bool:
@@ -91,8 +99,11 @@ class FolderSource(DataSource):
         records: list[Record] = []
         seen: set[tuple[int, int]] = set()
         for split_dir, split in sorted(self._split_dirs.items()):
+            before = len(self.problems)
             found = self._list_split(split_dir, split, seen)
             if not found:
+                # One line for an empty split, not one per empty class folder in it.
+                self.problems[before:] = [p for p in self.problems[before:] if "holds no images" not in p.reason]
                 self.problems.append(Problem(_rel(split_dir, self.root) or ".", "empty split: no images"))
             records += found
         records.sort(key=lambda r: r.id)

@@ -8,6 +8,7 @@ by patient (MedMNIST's own split is used as is).
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -19,6 +20,9 @@ from .records import SPLITS, DataError, Problem, Record, UnreadableImage
 from .sources import DataSource
 
 
+log = logging.getLogger("training.sources")
+
+
 class NpzSource(DataSource):
     kind = "npz"
 
@@ -27,6 +31,8 @@ class NpzSource(DataSource):
         self.name = self.root.stem
         self._arrays = _read_arrays(self.root)
         self._records = self._list()
+        for problem in self.problems:
+            log.warning("skipping %s: %s", problem.path, problem.reason)
 
     def records(self) -> list[Record]:
         return list(self._records)

@@ -56,7 +56,7 @@ class DataSource(ABC):
 
 def open_source(path: str | os.PathLike) -> DataSource:
     """The ``DataSource`` for ``path``; ``DataError`` (one line) if it is none we know."""
-    p = Path(path).expanduser()
+    p = Path(os.path.abspath(Path(path).expanduser()))
     if not p.exists():
         kind = "broken symlink" if p.is_symlink() else "no such file or folder"
         raise DataError(f"{path}: {kind}")

@@ -1,0 +1,67 @@
+import json
+import os
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from pneumo_tui.cli import app
+from test_stats import make_bad_folder
+
+runner = CliRunner()
+
+
+def test_demo_then_stats_json(tmp_path):
+    result = runner.invoke(app, ["data", "demo", str(tmp_path / "demo"), "--per-class", "8", "--size", "48"])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output
+    result = runner.invoke(app, ["stats", str(tmp_path / "demo"), "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats["synthetic"] is True
+    assert stats["splits"]["train"] == {"NORMAL": 8, "PNEUMONIA": 8}
+    assert stats["subtypes"]["train"]["bacteria"] > 0 and stats["subtypes"]["train"]["virus"] > 0
+    assert stats["cross_split_patients"]["count"] == 0
+
+
+def test_demo_refuses_a_folder_with_files(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("precious")
+    result = runner.invoke(app, ["data", "demo", str(tmp_path / "mine")])
+    assert result.exit_code == 1 and "not an empty folder" in result.output
+    assert (tmp_path / "mine" / "keep.txt").read_text() == "precious"
+
+
+def test_stats_tables_mark_synthetic(demo_root):
+    result = runner.invoke(app, ["stats", str(demo_root)])
+    assert result.exit_code == 0, result.output
+    for text in ("SYNTHETIC", "Images per split", "Patients", "Image sizes", "Mean intensity"):
+        assert text in result.output
+
+
+def test_stats_missing_or_wrong_path_is_one_line_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("hi")
+    for path in (tmp_path / "missing", tmp_path / "notes.txt", tmp_path):
+        result = runner.invoke(app, ["stats", str(path)])
+        assert result.exit_code == 1
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output
+
+
+def test_stats_reports_bad_inputs_without_traceback(tmp_path):
+    root = make_bad_folder(tmp_path / "bad")
+    try:
+        result = runner.invoke(app, ["stats", str(root)])
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output
+        for text in ("Unreadable files", "truncated", "decompression bomb", "unknown class folder", "symlink loop"):
+            assert text in result.output
+    finally:
+        os.chmod(root / "train/NORMAL/IM-0102-0001.jpeg", 0o644)
+
+
+def test_cli_imports_data_modules_lazily():
+    code = "import sys, pneumo_tui.cli; print(sorted(m for m in sys.modules if m in " \
+           "('training.stats', 'training.cache', 'training.download', 'training.demo')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
