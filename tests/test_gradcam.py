@@ -115,5 +115,5 @@ def test_every_conv_model_of_the_zoo_gets_a_map():
     for name in zoo.model_names():
         if name in ("baseline", "resnet50"):
             continue  # no conv layer / too slow for a unit test
-        result = grad_cam(zoo.build_model(name, image_size=64), torch.rand(1, 1, 64, 64))
+        result = grad_cam(zoo.build_model(name, 64), torch.rand(1, 1, 64, 64))
         assert result.heatmap.shape == (64, 64), name

@@ -1,0 +1,270 @@
+"""Evaluation: the confusion matrix, ROC and PR curves, and a threshold explorer.
+
+Arrow keys move the threshold and every figure follows. Presets (0.5, Youden,
+"sensitivity >= X") are always computed on the VALIDATION rows: the test
+split may be looked at, never tuned on. ``w`` saves the threshold with the
+run, where ``pneumo eval``, ``predict`` and ``review`` pick it up.
+
+``EvaluationView(run_dir)`` is a widget; ``EvaluationScreen(run_dir)`` the
+same as a pushable screen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+from textual_plot import HiResMode, PlotWidget
+
+from training.bootstrap import bootstrap_cis
+from training.metrics import binary_metrics
+from training.operating_point import load_threshold, save_threshold
+from training.review_cases import labels_and_probabilities, load_rows
+from training.thresholds import pr_curve, roc_curve, threshold_for_sensitivity, youden
+
+N_BOOT = 1000
+
+
+class EvaluationView(Vertical, can_focus=True):
+    """Numbers on the left, ROC and PR on the right; the view holds focus so arrows move the threshold."""
+
+    DEFAULT_CSS = """
+    EvaluationView { height: 1fr; }
+    EvaluationView #eval-title { height: 1; text-style: bold; padding: 0 1; }
+    EvaluationView #eval-body { height: 1fr; }
+    EvaluationView #eval-numbers { width: 46; padding: 0 1; }
+    EvaluationView #eval-confusion { height: 7; }
+    EvaluationView #eval-metrics { height: auto; }
+    EvaluationView #eval-ci { height: auto; margin-top: 1; }
+    EvaluationView #eval-help { height: auto; margin-top: 1; color: $text-muted; }
+    EvaluationView #eval-target { display: none; }
+    EvaluationView #eval-target.editing { display: block; }
+    EvaluationView #eval-plots { width: 1fr; }
+    EvaluationView PlotWidget { height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("left", "nudge(-0.01)", "Threshold -"),
+        Binding("right", "nudge(0.01)", "Threshold +"),
+        Binding("shift+left,down", "nudge(-0.001)", "Fine -", show=False),
+        Binding("shift+right,up", "nudge(0.001)", "Fine +", show=False),
+        Binding("h", "preset_half", "0.5"),
+        Binding("y", "preset_youden", "Youden (val)"),
+        Binding("s", "preset_sensitivity", "Sens >= X (val)"),
+        Binding("x", "edit_target", "Set X"),
+        Binding("v", "toggle_split", "val/test"),
+        Binding("w", "save", "Save threshold"),
+    ]
+
+    def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.run_dir = Path(run_dir)
+        rows = load_rows(self.run_dir)
+        self.rows = {s: [r for r in rows if r.get("split") == s] for s in ("val", "test")}
+        if not any(self.rows.values()):
+            raise ValueError(f"{self.run_dir.name}: predictions.csv has no val or test rows")
+        # look at validation by default: that is where the threshold may be chosen
+        self.split = split or ("val" if self.rows["val"] else "test")
+        self.threshold = load_threshold(self.run_dir)
+        self.how = "saved" if (self.run_dir / "threshold.json").exists() else "default"
+        self.target_sensitivity = 0.95
+        self.cis: dict | None = None
+
+    # --- data ------------------------------------------------------------------
+
+    def arrays(self, split: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return labels_and_probabilities(self.rows[split or self.split])
+
+    def metrics(self) -> dict:
+        return binary_metrics(*self.arrays(), self.threshold)
+
+    def _both_classes(self, split: str | None = None) -> bool:
+        labels, _ = self.arrays(split)
+        return 0 < labels.sum() < len(labels)
+
+    # --- layout ----------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="eval-title")
+        with Horizontal(id="eval-body"):
+            with Vertical(id="eval-numbers"):
+                yield Static("", id="eval-confusion")
+                yield Static("", id="eval-metrics")
+                yield Static("", id="eval-ci")
+                yield Input(placeholder="target sensitivity, e.g. 0.95", id="eval-target")
+                yield Static(
+                    "←/→ threshold ±0.01 (↑/↓ ±0.001) · h 0.5 · y Youden · s sensitivity ≥ X · x set X\n"
+                    "v val/test · w save threshold. Presets use validation rows only.", id="eval-help")
+            with Vertical(id="eval-plots"):
+                yield PlotWidget(id="eval-roc", allow_pan_and_zoom=False)
+                yield PlotWidget(id="eval-pr", allow_pan_and_zoom=False)
+
+    def on_mount(self) -> None:
+        for plot in self.query(PlotWidget):
+            plot.can_focus = False  # arrow keys belong to the threshold
+        self.update_all()
+        self.focus()
+
+    def update_all(self) -> None:
+        self._update_numbers()
+        self._update_plots()
+        self._start_bootstrap()
+
+    def _update_numbers(self) -> None:
+        m = self.metrics()
+        c = m["confusion"]
+        caution = "  [yellow](test: look, don't tune)[/]" if self.split == "test" else ""
+        self.query_one("#eval-title", Static).update(
+            f"Evaluation {self.run_dir.name} · {self.split} split ({m['n']} images){caution} · "
+            f"threshold {self.threshold:.3f} ({self.how})")
+        self.query_one("#eval-confusion", Static).update(
+            "              predicted\n"
+            "              NORMAL  PNEUMONIA\n"
+            f"true NORMAL   {c['tn']:>6}  {c['fp']:>9}\n"
+            f"   PNEUMONIA  {c['fn']:>6}  {c['tp']:>9}\n"
+            f"[red]FN {c['fn']} missed[/] · [yellow]FP {c['fp']} false alarms[/]")
+
+        def fmt(key):
+            return "n/a" if m[key] is None else f"{m[key]:.3f}"
+
+        self.query_one("#eval-metrics", Static).update(
+            f"sensitivity {fmt('sensitivity')}   specificity {fmt('specificity')}\n"
+            f"PPV         {fmt('precision')}   NPV         {fmt('npv')}\n"
+            f"accuracy    {fmt('accuracy')}   AUC         {fmt('auc')}\n"
+            f"target X = sensitivity ≥ {self.target_sensitivity:.2f}")
+
+    def _update_plots(self) -> None:
+        roc, pr = self.query_one("#eval-roc", PlotWidget), self.query_one("#eval-pr", PlotWidget)
+        for plot in (roc, pr):
+            plot.clear()
+            plot.set_xlimits(0, 1)
+            plot.set_ylimits(0, 1.02)
+        if not self._both_classes():
+            return
+        labels, probs = self.arrays()
+        m = self.metrics()
+        fpr, tpr, _ = roc_curve(labels, probs)
+        roc.plot(fpr, tpr, line_style="dodger_blue1", hires_mode=HiResMode.BRAILLE)
+        roc.plot([0, 1], [0, 1], line_style="grey37", hires_mode=HiResMode.BRAILLE)
+        roc.scatter([1 - m["specificity"]], [m["sensitivity"]], marker="●", marker_style="bold red")
+        roc.set_xlabel("1 - specificity")
+        roc.set_ylabel("sensitivity")
+        recall, precision, _ = pr_curve(labels, probs)
+        pr.plot(recall, precision, line_style="dodger_blue1", hires_mode=HiResMode.BRAILLE)
+        if m["precision"] is not None:
+            pr.scatter([m["sensitivity"]], [m["precision"]], marker="●", marker_style="bold red")
+        pr.set_xlabel("recall (sensitivity)")
+        pr.set_ylabel("precision (PPV)")
+
+    # --- bootstrap intervals (a worker: thousands of resamples) ---------------------
+
+    def _start_bootstrap(self) -> None:
+        self.query_one("#eval-ci", Static).update("95% CI: computing…")
+        if self._both_classes():
+            labels, probs = self.arrays()
+            self.compute_cis(labels, probs, self.threshold, self.split)
+        else:
+            self.query_one("#eval-ci", Static).update("95% CI: needs both classes")
+
+    @work(thread=True, exclusive=True, group="bootstrap")
+    def compute_cis(self, labels, probs, threshold: float, split: str) -> None:
+        cis = bootstrap_cis(labels, probs, threshold, n_boot=N_BOOT, seed=0)
+        self.app.call_from_thread(self._show_cis, cis, threshold, split)
+
+    def _show_cis(self, cis: dict, threshold: float, split: str) -> None:
+        if threshold != self.threshold or split != self.split:
+            return  # an older request; the newer one is on its way
+        self.cis = cis
+        lines = [f"95% CI ({cis['n_boot']} stratified bootstrap resamples)"]
+        for key in ("accuracy", "sensitivity", "specificity", "auc"):
+            lines.append(f"{key:<12} {cis[key]['value']:.3f}  [{cis[key]['low']:.3f}, {cis[key]['high']:.3f}]")
+        self.query_one("#eval-ci", Static).update("\n".join(lines))
+
+    # --- threshold actions --------------------------------------------------------
+
+    def set_threshold(self, value: float, how: str) -> None:
+        self.threshold = float(np.clip(value, 0.0, 1.0))
+        self.how = how
+        self.update_all()
+
+    def action_nudge(self, step: float) -> None:
+        self.set_threshold(round(self.threshold + step, 4), "manual")
+
+    def action_preset_half(self) -> None:
+        self.set_threshold(0.5, "0.5")
+
+    def action_preset_youden(self) -> None:
+        if not self._both_classes("val"):
+            self.notify("Youden needs validation rows of both classes", severity="warning")
+            return
+        self.set_threshold(youden(*self.arrays("val")), "youden on val")
+
+    def action_preset_sensitivity(self) -> None:
+        if not self._both_classes("val"):
+            self.notify("this preset needs validation rows of both classes", severity="warning")
+            return
+        x = self.target_sensitivity
+        self.set_threshold(threshold_for_sensitivity(*self.arrays("val"), x), f"sensitivity>={x:g} on val")
+
+    def action_edit_target(self) -> None:
+        target = self.query_one("#eval-target", Input)
+        target.value = ""
+        target.placeholder = f"target sensitivity (now {self.target_sensitivity:g}); Enter applies"
+        target.add_class("editing")
+        target.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "eval-target":
+            return
+        event.stop()
+        try:
+            value = float(event.value)
+            if not 0 < value <= 1:
+                raise ValueError
+        except ValueError:
+            self.notify(f"{event.value!r}: a sensitivity between 0 and 1, e.g. 0.95", severity="error")
+            return
+        self.target_sensitivity = value
+        event.input.remove_class("editing")
+        self.focus()
+        self.action_preset_sensitivity()
+
+    def action_toggle_split(self) -> None:
+        other = "test" if self.split == "val" else "val"
+        if not self.rows[other]:
+            self.notify(f"no {other} rows in predictions.csv", severity="warning")
+            return
+        self.split = other
+        self.update_all()
+
+    def action_save(self) -> None:
+        val = binary_metrics(*self.arrays("val"), self.threshold) if self.rows["val"] else {}
+        how = self.how if self.how not in ("saved", "default") else "manual"
+        try:
+            save_threshold(self.run_dir, self.threshold, how, val_sensitivity=val.get("sensitivity"),
+                           val_specificity=val.get("specificity"))
+        except OSError as exc:
+            self.notify(f"could not save threshold.json: {exc}", severity="error")
+            return
+        self.notify(f"saved threshold {self.threshold:.3f} ({how}) to {self.run_dir.name}")
+
+
+class EvaluationScreen(Screen):
+    """EvaluationView as a full screen; Esc goes back."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.run_dir = Path(run_dir)
+        self.split = split
+
+    def compose(self) -> ComposeResult:
+        yield EvaluationView(self.run_dir, self.split, id="evaluation-view")
+        yield Footer()

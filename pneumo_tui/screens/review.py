@@ -1,0 +1,394 @@
+"""Review: the cases a run got wrong, one X-ray at a time, with a verdict and a note each.
+
+``ReviewView(run_dir)`` is a widget (the app's Review tab mounts it);
+``ReviewScreen(run_dir)`` is the same as a pushable screen. Errors are judged
+at the run's saved threshold (``threshold.json``, else 0.5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from training.operating_point import load_threshold
+from training.review_cases import CaseImages, confidence, review_cases
+from training.review_notes import ReviewNotes
+
+from ..widgets.xray import XRayView
+
+KIND_FILTERS = ("errors", "FN", "FP")
+SORTS = ("most confident first", "least confident first", "by id")
+VERDICT_KEYS = {"m": "model wrong", "d": "label doubtful", "u": "unsure", "a": "agree"}
+CAVEAT = "Grad-CAM: saliency is not localisation"
+
+
+class ReviewView(Vertical):
+    """List of misclassified cases (left) and the selected X-ray (right)."""
+
+    DEFAULT_CSS = """
+    ReviewView { height: 1fr; }
+    ReviewView #review-title { height: 1; text-style: bold; padding: 0 1; }
+    ReviewView #review-body { height: 1fr; }
+    ReviewView #review-list { width: 3fr; min-width: 40; }
+    ReviewView #review-cases { height: 1fr; }
+    ReviewView #review-filters { height: 2; color: $text-muted; padding: 0 1; }
+    ReviewView #review-side { width: 2fr; min-width: 30; padding: 0 1; }
+    ReviewView #review-case { height: 4; }
+    ReviewView #review-xray { height: 1fr; }
+    ReviewView #review-view-status { height: 2; color: $text-muted; }
+    ReviewView #review-view-status.caveat { color: $warning; }
+    ReviewView #review-note { display: none; }
+    ReviewView #review-note.editing { display: block; }
+    """
+
+    BINDINGS = [
+        Binding("m", "verdict('m')", "Model wrong"),
+        Binding("d", "verdict('d')", "Label doubtful"),
+        Binding("u", "verdict('u')", "Unsure"),
+        Binding("a", "verdict('a')", "Agree"),
+        Binding("x", "clear_verdict", "Clear verdict", show=False),
+        Binding("n", "edit_note", "Note"),
+        Binding("k", "cycle_kind", "FN/FP"),
+        Binding("s", "cycle_subtype", "Subtype"),
+        Binding("p", "toggle_patient", "Patient"),
+        Binding("c", "toggle_correct", "Correct cases"),
+        Binding("t", "cycle_sort", "Sort"),
+        Binding("g", "toggle_gradcam", "Grad-CAM"),
+        Binding("right_square_bracket", "contrast(1.25)", "Contrast +", show=False),
+        Binding("left_square_bracket", "contrast(0.8)", "Contrast -", show=False),
+        Binding("full_stop", "brightness(12)", "Brighter", show=False),
+        Binding("comma", "brightness(-12)", "Darker", show=False),
+        Binding("r", "reset_window", "Reset contrast", show=False),
+        Binding("plus,equals_sign", "zoom(1.5)", "Zoom in", show=False),
+        Binding("minus", "zoom(0.6667)", "Zoom out", show=False),
+        Binding("f", "fit", "Fit", show=False),
+        Binding("shift+left", "pan(0, -0.25)", "Pan", show=False),
+        Binding("shift+right", "pan(0, 0.25)", "Pan", show=False),
+        Binding("shift+up", "pan(-0.25, 0)", "Pan", show=False),
+        Binding("shift+down", "pan(0.25, 0)", "Pan", show=False),
+        Binding("e", "evaluation", "Evaluation"),
+    ]
+
+    def __init__(self, run_dir: Path, split: str = "test", **kwargs):
+        super().__init__(**kwargs)
+        self.run_dir = Path(run_dir)
+        self.split = split
+        self.threshold = load_threshold(self.run_dir)
+        self.notes = ReviewNotes(self.run_dir)
+        self.images = CaseImages(self.run_dir)
+        # all cases of the split, correct ones included: filters only hide
+        self.all_cases = review_cases(self.run_dir, split, include_correct=True, threshold=self.threshold,
+                                      notes=self.notes)
+        self.kind_filter = 0
+        self.subtype_filter: str | None = None
+        self.patient_filter: str | None = None
+        self.show_correct = False
+        self.sort = 0
+        self.shown: list[dict] = []
+        self.selected: dict | None = None
+        self._model = None  # loaded on the first Grad-CAM
+        self._cams: dict[str, object] = {}
+
+    # --- layout --------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title(), id="review-title")
+        with Horizontal(id="review-body"):
+            with Vertical(id="review-list"):
+                table = DataTable(id="review-cases", cursor_type="row", zebra_stripes=True)
+                table.add_columns("kind", "prob", "subtype", "patient", "verdict", "id / note")
+                yield table
+                yield Static("", id="review-filters")
+            with Vertical(id="review-side"):
+                yield Static("", id="review-case")
+                yield XRayView(id="review-xray")
+                yield Static("", id="review-view-status")
+                yield Input(placeholder="note for this case; Enter saves, Esc cancels", id="review-note")
+
+    def on_mount(self) -> None:
+        if self.notes.problem:
+            self.notify(self.notes.problem, severity="warning", timeout=8)
+        self.refresh_cases()
+        self.query_one("#review-cases", DataTable).focus()
+
+    def _title(self) -> str:
+        errors = [c for c in self.all_cases if c["kind"] in ("FN", "FP")]
+        fn = sum(c["kind"] == "FN" for c in errors)
+        return (f"Review {self.run_dir.name} · {self.split} · threshold {self.threshold:.3f} · "
+                f"{fn} FN, {len(errors) - fn} FP of {len(self.all_cases)}")
+
+    # --- the list ------------------------------------------------------------
+
+    def visible_cases(self) -> list[dict]:
+        kinds = {"errors": ("FN", "FP"), "FN": ("FN",), "FP": ("FP",)}[KIND_FILTERS[self.kind_filter]]
+        if self.show_correct:
+            # the correct cases of the same true class: FN goes with TP, FP with TN
+            kinds = kinds + tuple({"FN": "TP", "FP": "TN"}[k] for k in kinds)
+        cases = [c for c in self.all_cases if c["kind"] in kinds
+                 and (self.subtype_filter is None or (c.get("subtype") or "none") == self.subtype_filter)
+                 and (self.patient_filter is None or c.get("patient") == self.patient_filter)]
+        if SORTS[self.sort] == "least confident first":
+            return sorted(cases, key=lambda c: (confidence(c), c["id"]))
+        if SORTS[self.sort] == "by id":
+            return sorted(cases, key=lambda c: c["id"])
+        return sorted(cases, key=lambda c: (-confidence(c), c["id"]))
+
+    def refresh_cases(self) -> None:
+        table = self.query_one("#review-cases", DataTable)
+        keep = self.selected["id"] if self.selected else None
+        self.shown = self.visible_cases()
+        table.clear()
+        for case in self.shown:
+            table.add_row(*self._row(case), key=case["id"])
+        self.query_one("#review-filters", Static).update(self._filters_text())
+        if not self.shown:
+            self._select(None)
+            return
+        index = next((i for i, c in enumerate(self.shown) if c["id"] == keep), 0)
+        table.move_cursor(row=index)
+        self._select(self.shown[index])
+
+    def _row(self, case: dict) -> tuple:
+        kind_style = {"FN": "bold red", "FP": "bold yellow"}.get(case["kind"], "green")
+        note = f"  “{case['note']}”" if case.get("note") else ""
+        return (f"[{kind_style}]{case['kind']}[/]", f"{case['probability']:.3f}", case.get("subtype") or "-",
+                case.get("patient") or "-", case.get("verdict") or "-", f"{case['id']}{note}")
+
+    def _filters_text(self) -> str:
+        return (f"{len(self.shown)} shown · k kind: {KIND_FILTERS[self.kind_filter]} · s subtype: "
+                f"{self.subtype_filter or 'any'} · p patient: {self.patient_filter or 'any'} · "
+                f"c correct: {'shown' if self.show_correct else 'hidden'} · t sort: {SORTS[self.sort]}")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is None or event.row_key.value is None:
+            return
+        case = next((c for c in self.shown if c["id"] == event.row_key.value), None)
+        if case is not None and case is not self.selected:
+            self._select(case)
+
+    # --- the selected case ----------------------------------------------------
+
+    def _select(self, case: dict | None) -> None:
+        self.selected = case
+        xray = self.query_one("#review-xray", XRayView)
+        if case is None:
+            self.query_one("#review-case", Static).update("No case matches the filters.")
+            xray.set_image(None)
+            self._update_view_status()
+            return
+        self._update_case_text()
+        try:
+            xray.set_image(self.images.load(case))
+        except Exception as exc:  # a missing or broken file is shown, not raised
+            xray.set_image(None)
+            self.query_one("#review-case", Static).update(f"{self._case_text(case)}\n[red]image unavailable: {exc}[/]")
+        if xray.show_overlay:
+            self._request_gradcam()
+        self._update_view_status()
+
+    def _case_text(self, case: dict) -> str:
+        label = "PNEUMONIA" if case["label"] else "NORMAL"
+        verdict = case.get("verdict") or "no verdict"
+        note = f" · {case['note']}" if case.get("note") else ""
+        return (f"[b]{case['kind']}[/b] {case['id']}\ntrue {label} · p(pneumonia) {case['probability']:.3f} · "
+                f"subtype {case.get('subtype') or '-'} · patient {case.get('patient') or '-'}\n{verdict}{note}")
+
+    def _update_case_text(self) -> None:
+        if self.selected is not None:
+            self.query_one("#review-case", Static).update(self._case_text(self.selected))
+
+    def _update_view_status(self) -> None:
+        xray = self.query_one("#review-xray", XRayView)
+        status = self.query_one("#review-view-status", Static)
+        text = xray.describe()
+        if xray.show_overlay:
+            text += f"\n{CAVEAT}" + ("" if xray.has_heatmap else f" · {self._cam_state}")
+        status.set_class(xray.show_overlay, "caveat")
+        status.update(text)
+
+    _cam_state = "computing…"
+
+    # --- verdicts and notes --------------------------------------------------
+
+    def action_verdict(self, key: str) -> None:
+        self._save(verdict=VERDICT_KEYS[key])
+
+    def action_clear_verdict(self) -> None:
+        self._save(verdict=None)
+
+    def _save(self, verdict=..., text: str | None = None) -> None:
+        case = self.selected
+        if case is None:
+            return
+        try:
+            note = self.notes.set(case["id"], verdict, text)
+        except OSError as exc:
+            self.notify(f"could not save review.json: {exc}", severity="error")
+            return
+        for c in self.all_cases:
+            if c["id"] == case["id"]:
+                c["verdict"], c["note"] = note.verdict, note.text
+        table = self.query_one("#review-cases", DataTable)
+        row = table.get_row_index(case["id"])
+        for column, value in zip(table.ordered_columns, self._row(case)):
+            table.update_cell(case["id"], column.key, value)
+        table.move_cursor(row=row)
+        self._update_case_text()
+
+    def action_edit_note(self) -> None:
+        if self.selected is None:
+            return
+        note = self.query_one("#review-note", Input)
+        note.value = self.selected.get("note") or ""
+        note.add_class("editing")
+        note.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "review-note":
+            return
+        event.stop()
+        self._save(text=event.value.strip())
+        self._close_note()
+
+    def on_key(self, event) -> None:
+        if event.key == "escape" and self.query_one("#review-note", Input).has_class("editing"):
+            event.stop()
+            self._close_note()
+
+    def _close_note(self) -> None:
+        self.query_one("#review-note", Input).remove_class("editing")
+        self.query_one("#review-cases", DataTable).focus()
+
+    # --- filters ---------------------------------------------------------------
+
+    def action_cycle_kind(self) -> None:
+        self.kind_filter = (self.kind_filter + 1) % len(KIND_FILTERS)
+        self.refresh_cases()
+
+    def action_cycle_subtype(self) -> None:
+        options = [None] + sorted({c.get("subtype") or "none" for c in self.all_cases})
+        self.subtype_filter = options[(options.index(self.subtype_filter) + 1) % len(options)]
+        self.refresh_cases()
+
+    def action_toggle_patient(self) -> None:
+        if self.patient_filter is not None:
+            self.patient_filter = None
+        elif self.selected is not None and self.selected.get("patient"):
+            self.patient_filter = self.selected["patient"]
+        self.refresh_cases()
+
+    def action_toggle_correct(self) -> None:
+        self.show_correct = not self.show_correct
+        self.refresh_cases()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = (self.sort + 1) % len(SORTS)
+        self.refresh_cases()
+
+    # --- picture controls ------------------------------------------------------
+
+    def _xray(self) -> XRayView:
+        return self.query_one("#review-xray", XRayView)
+
+    def action_contrast(self, factor: float) -> None:
+        self._xray().contrast(factor)
+        self._update_view_status()
+
+    def action_brightness(self, step: float) -> None:
+        self._xray().brightness(step)
+        self._update_view_status()
+
+    def action_reset_window(self) -> None:
+        self._xray().reset_window()
+        self._update_view_status()
+
+    def action_zoom(self, factor: float) -> None:
+        self._xray().zoom_by(factor)
+        self._update_view_status()
+
+    def action_fit(self) -> None:
+        self._xray().fit()
+        self._update_view_status()
+
+    def action_pan(self, dy: float, dx: float) -> None:
+        self._xray().pan(dy, dx)
+        self._update_view_status()
+
+    # --- Grad-CAM ----------------------------------------------------------------
+
+    def action_toggle_gradcam(self) -> None:
+        xray = self._xray()
+        xray.show_overlay = not xray.show_overlay
+        if xray.show_overlay and not xray.has_heatmap:
+            self._request_gradcam()
+        self._update_view_status()
+
+    def _request_gradcam(self) -> None:
+        xray = self._xray()
+        if self.selected is None or xray.pixels is None:
+            return
+        case_id = self.selected["id"]
+        if case_id in self._cams:
+            xray.set_heatmap(self._cams[case_id])
+            return
+        self._cam_state = "computing…"
+        self.compute_gradcam(case_id, xray.pixels)
+
+    @work(thread=True, exclusive=True, group="gradcam")
+    def compute_gradcam(self, case_id: str, pixels) -> None:
+        """Grad-CAM off the UI thread: a ResNet on a full-size X-ray takes seconds on a CPU."""
+        try:
+            from training.gradcam import explain_image
+
+            model, config = self._load_model()
+            recipe = config.get("recipe") or {}
+            result = explain_image(model, pixels, int(recipe.get("image_size", 200)), recipe.get("fit", "squash"))
+        except Exception as exc:  # no checkpoint, a model without convolutions...: say why
+            self.app.call_from_thread(self._gradcam_failed, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return
+        self.app.call_from_thread(self._show_gradcam, case_id, result.heatmap)
+
+    def _load_model(self):
+        if self._model is None:
+            from training.checkpoint import load_model_from_run
+
+            self._model = load_model_from_run(self.run_dir, "best")
+        return self._model
+
+    def _show_gradcam(self, case_id: str, heatmap) -> None:
+        self._cams[case_id] = heatmap
+        if self.selected is not None and self.selected["id"] == case_id:
+            self._xray().set_heatmap(heatmap)
+        self._update_view_status()
+
+    def _gradcam_failed(self, reason: str) -> None:
+        self._cam_state = f"unavailable: {reason}"
+        self._update_view_status()
+
+    # --- navigation --------------------------------------------------------------
+
+    def action_evaluation(self) -> None:
+        from .evaluation import EvaluationScreen
+
+        self.app.push_screen(EvaluationScreen(self.run_dir))
+
+
+class ReviewScreen(Screen):
+    """ReviewView as a full screen; Esc goes back."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, run_dir: Path, split: str = "test", **kwargs):
+        super().__init__(**kwargs)
+        self.run_dir = Path(run_dir)
+        self.split = split
+
+    def compose(self) -> ComposeResult:
+        yield ReviewView(self.run_dir, self.split, id="review-view")
+        yield Footer()

@@ -1,0 +1,179 @@
+"""Review and Evaluation screens, driven by Pilot in a tiny host app (no dependency on app.py)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from textual.app import App
+from textual.widgets import DataTable, Static
+
+from pneumo_tui.screens.evaluation import EvaluationScreen, EvaluationView
+from pneumo_tui.screens.review import CAVEAT, ReviewScreen, ReviewView
+from pneumo_tui.widgets.xray import XRayView, set_image_protocol
+from training.checkpoint import save_checkpoint
+from training.metrics import binary_metrics
+from training.models import build_model
+from training.operating_point import load_threshold
+from training.review_cases import review_cases
+from training.review_notes import ReviewNotes
+from training.thresholds import threshold_for_sensitivity, youden
+
+from review_fixtures import write_run
+
+SIZE = (130, 42)
+
+
+class Host(App):
+    """Pushes one screen, as the real app does."""
+
+    def __init__(self, make_screen):
+        super().__init__()
+        self.make_screen = make_screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen())
+
+
+@pytest.fixture
+def run(tmp_path):
+    set_image_protocol("halfcell")
+    return write_run(tmp_path / "run-a")
+
+
+def with_checkpoint(run_dir: Path) -> Path:
+    """Give the hand-written run a real zoo model (random weights) so Grad-CAM has something to explain."""
+    torch.manual_seed(0)
+    model = build_model("cnn1", 32)
+    save_checkpoint(run_dir / "checkpoints" / "best.pt", {"model": model.state_dict(), "model_name": "cnn1"})
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "model": "cnn1"}))
+    return run_dir
+
+
+async def settle(pilot):
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_review_lists_errors_filters_and_saves_notes(run):
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one(ReviewView)
+        table = app.screen.query_one(DataTable)
+        errors = review_cases(run)
+        assert table.row_count == len(errors) and [c["id"] for c in view.shown] == [c["id"] for c in errors]
+        first = view.selected["id"]
+        assert app.screen.query_one(XRayView).pixels is not None
+
+        await pilot.press("m")
+        assert ReviewNotes(run).get(first).verdict == "model wrong"
+        await pilot.press("n", *"rib shadow", "enter")
+        assert ReviewNotes(run).get(first).text == "rib shadow"
+        assert "rib shadow" in str(table.get_row(first)[-1]) and "model wrong" in table.get_row(first)
+        await pilot.press("down", "d")
+        second = view.shown[1]["id"]
+        assert ReviewNotes(run).get(second).verdict == "label doubtful"
+
+        await pilot.press("k")  # FN only
+        assert view.shown and all(c["kind"] == "FN" for c in view.shown)
+        await pilot.press("k", "c")  # FP + correct negatives
+        assert {c["kind"] for c in view.shown} == {"FP", "TN"}
+        await pilot.press("k", "c", "t")  # back to all errors, least confident first
+        confidences = [abs(c["probability"] - 0.5) for c in view.shown]
+        assert confidences == sorted(confidences) and len(view.shown) == len(errors)
+        await pilot.press("p")
+        patient = view.selected["patient"]
+        assert all(c["patient"] == patient for c in view.shown)
+        await pilot.press("p", "s")
+        assert view.subtype_filter is not None and all((c["subtype"] or "none") == view.subtype_filter for c in view.shown)
+
+
+async def test_review_picture_controls(run):
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        xray = app.screen.query_one(XRayView)
+        before = xray.render_pil().tobytes()
+        await pilot.press("right_square_bracket", "full_stop")
+        assert xray.window < 255 and xray.level < 127.5
+        assert xray.render_pil().tobytes() != before
+        await pilot.press("plus", "shift+right")
+        assert xray.zoom == 1.5 and xray.centre[1] > 0.5
+        await pilot.press("f", "r")
+        assert (xray.zoom, xray.window, xray.level) == (1.0, 255.0, 127.5)
+        assert xray.render_pil().tobytes() == before
+
+
+async def test_gradcam_overlay_is_computed_in_a_worker_with_the_caveat(run):
+    with_checkpoint(run)
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        xray = app.screen.query_one(XRayView)
+        await pilot.press("g")
+        await settle(pilot)
+        status = str(app.screen.query_one("#review-view-status", Static).render())
+        assert CAVEAT in status and "saliency is not localisation" in status
+        assert xray.has_heatmap and xray.show_overlay
+        assert xray.render_pil().mode == "RGB"
+        await pilot.press("down")  # a new case gets its own map
+        await settle(pilot)
+        assert xray.has_heatmap
+
+
+async def test_gradcam_without_a_checkpoint_says_why(run):
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("g")
+        await settle(pilot)
+        status = str(app.screen.query_one("#review-view-status", Static).render())
+        assert "unavailable" in status and "checkpoint" in status
+
+
+async def test_evaluation_threshold_explorer_and_presets(run):
+    app = Host(lambda: EvaluationScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = app.screen.query_one(EvaluationView)
+        assert view.split == "val" and view.threshold == 0.5
+        await pilot.press("right", "right", "down")
+        assert view.threshold == pytest.approx(0.519)
+        metrics = str(app.screen.query_one("#eval-metrics", Static).render())
+        expected = binary_metrics(*view.arrays(), 0.519)
+        assert f"sensitivity {expected['sensitivity']:.3f}" in metrics
+
+        await pilot.press("v")  # looking at test does not change where presets come from
+        assert view.split == "test"
+        await pilot.press("y")
+        assert view.threshold == pytest.approx(youden(*view.arrays("val")))
+        await pilot.press("x", *"0.9", "enter")
+        assert view.threshold == pytest.approx(threshold_for_sensitivity(*view.arrays("val"), 0.9))
+        await settle(pilot)
+        assert view.cis is not None and view.cis["auc"]["low"] < view.cis["auc"]["value"] < view.cis["auc"]["high"]
+        await pilot.press("w")
+        assert load_threshold(run) == pytest.approx(view.threshold)
+        assert "sensitivity>=0.9 on val" in (run / "threshold.json").read_text()
+        await pilot.press("h")
+        assert view.threshold == 0.5
+
+
+async def test_review_opens_evaluation(run):
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, EvaluationScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ReviewScreen)
+
+
+def test_review_snapshot(run, snap_compare):
+    assert snap_compare(Host(lambda: ReviewScreen(run)), terminal_size=SIZE, run_before=settle)
+
+
+def test_evaluation_snapshot(run, snap_compare):
+    assert snap_compare(Host(lambda: EvaluationScreen(run)), terminal_size=SIZE, run_before=settle)
