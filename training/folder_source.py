@@ -126,7 +126,7 @@ class FolderSource(DataSource):
                     continue
                 present.add(label)
                 found = [
-                    self._record(p, split, label) for p in _walk_images(path, seen, self.problems, self.root)
+                    self._record(p, split, label) for p in _walk_images(entry.path, seen, self.problems, self.root)
                 ]
                 if not found:
                     self.problems.append(Problem(_rel(path, self.root), "class folder holds no images"))
@@ -135,18 +135,18 @@ class FolderSource(DataSource):
                 self.problems.append(Problem(_rel(path, self.root), "image outside a NORMAL/PNEUMONIA folder"))
         return records
 
-    def _record(self, path: Path, split: str, label: int) -> Record:
-        patient, subtype = parse_name(path.name)
+    def _record(self, path: str, split: str, label: int) -> Record:
+        # Plain string work: pathlib costs ~50 us per call, 0.3 s on a 6k-file tree.
+        rel = path[len(str(self.root).rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+        patient, subtype = parse_name(rel.rsplit("/", 1)[-1])
         if label == 0:
             subtype = None
-        return Record(
-            id=_rel(path, self.root), split=split, label=label, subtype=subtype, patient=patient, path=path
-        )
+        return Record(id=rel, split=split, label=label, subtype=subtype, patient=patient, path=Path(path))
 
 
-def _walk_images(folder: Path, seen: set, problems: list[Problem], root: Path):
-    """Image paths under ``folder``, following symlinks once (a seen-inode guard
-    stops loops) and reporting everything it skips."""
+def _walk_images(folder: str, seen: set, problems: list[Problem], root: Path):
+    """Image paths (str) under ``folder``, following symlinks once (a seen-inode
+    guard stops loops) and reporting everything it skips."""
     try:
         st = os.stat(folder)
     except OSError as exc:
@@ -160,19 +160,18 @@ def _walk_images(folder: Path, seen: set, problems: list[Problem], root: Path):
     for entry in _scandir(folder, problems, root):
         if entry.name.startswith("."):
             continue
-        path = Path(entry.path)
-        is_image_name = path.suffix.lower() in LISTED_EXTENSIONS
+        is_image_name = os.path.splitext(entry.name)[1].lower() in LISTED_EXTENSIONS
         if _is_dir(entry):
             if is_image_name:
-                problems.append(Problem(_rel(path, root), "a directory, not an image file"))
+                problems.append(Problem(_rel(entry.path, root), "a directory, not an image file"))
             else:
-                yield from _walk_images(path, seen, problems, root)
+                yield from _walk_images(entry.path, seen, problems, root)
         elif is_image_name:
-            yield path  # broken links and unreadable files too: loading reports them
-        elif entry.is_symlink() and not path.exists():
-            problems.append(Problem(_rel(path, root), "broken symlink"))
+            yield entry.path  # broken links and unreadable files too: loading reports them
+        elif entry.is_symlink() and not os.path.exists(entry.path):
+            problems.append(Problem(_rel(entry.path, root), "broken symlink"))
         else:
-            problems.append(Problem(_rel(path, root), "not an image file (extension)"))
+            problems.append(Problem(_rel(entry.path, root), "not an image file (extension)"))
 
 
 def _scandir(folder: Path, problems: list[Problem], root: Path) -> list[os.DirEntry]:
