@@ -72,6 +72,28 @@ def truncated_jpeg(path: Path, size: tuple[int, int] = (64, 64)) -> Path:
     return path
 
 
+def write_dicom(path: Path, photometric: str = "MONOCHROME2", window: tuple[int, int] | None = None) -> Path:
+    """A small 12-bit DX DICOM whose pixels ramp 0..3750 left to right (8 x 16)."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # digital X-ray
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "DX"
+    ds.Rows, ds.Columns = 8, 16
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = np.tile(np.arange(0, 4000, 250, dtype=np.uint16), (8, 1)).tobytes()
+    if window:
+        ds.WindowCenter, ds.WindowWidth = window
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
 @pytest.fixture
 def kermany_tree(tmp_path) -> Path:
     return make_kermany_tree(tmp_path / "data")

@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA, gray_image, make_kermany_tree, needs_shared_data
+from conftest import SHARED_DATA, make_kermany_tree, needs_shared_data, write_dicom
 from training.patients import parse_name
 from training.records import DataError, UnreadableImage
 from training.sources import open_source
@@ -144,32 +144,13 @@ def test_npz_without_images_is_a_data_error(tmp_path):
 
 
 def test_dicom_in_folder_layout(tmp_path):
-    pydicom = pytest.importorskip("pydicom")
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    def write(path, photometric, window=None):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-        meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
-        ds.Modality = "DX"
-        ds.Rows, ds.Columns = 8, 16
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = np.tile(np.arange(0, 4000, 250, dtype=np.uint16), (8, 1)).tobytes()
-        if window:
-            ds.WindowCenter, ds.WindowWidth = window
-        ds.save_as(path, enforce_file_format=True)
-
+    pytest.importorskip("pydicom")
     folder = tmp_path / "train" / "NORMAL"
     folder.mkdir(parents=True)
     (tmp_path / "train" / "PNEUMONIA").mkdir()
-    write(folder / "a.dcm", "MONOCHROME2")
-    write(folder / "b.dcm", "MONOCHROME1")
-    write(folder / "c.DCM", "MONOCHROME2", window=(1000, 1000))
+    write_dicom(folder / "a.dcm", "MONOCHROME2")
+    write_dicom(folder / "b.dcm", "MONOCHROME1")
+    write_dicom(folder / "c.DCM", "MONOCHROME2", window=(1000, 1000))
     source = open_source(tmp_path)
     images = {r.path.name: source.load(r) for r in source.records()}
     a, b, c = images["a.dcm"], images["b.dcm"], images["c.DCM"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import training.stats as stats_module
-from conftest import SHARED_DATA, bomb_png, gray_image, make_kermany_tree, needs_shared_data, truncated_jpeg
+from conftest import SHARED_DATA, bomb_png, gray_image, make_kermany_tree, needs_shared_data, truncated_jpeg, write_dicom
 from training.cache import cached_images
 from training.records import DataError
 from training.sources import open_source
@@ -70,6 +70,20 @@ def test_npz_stats(tmp_path):
     assert s["splits"] == {"train": {"NORMAL": 1, "PNEUMONIA": 3}, "test": {"NORMAL": 1, "PNEUMONIA": 1}}
     assert s["duplicates"]["across_splits"] == 1 and s["modes"]["all"] == {"L": 6}
     assert s["source"]["kind"] == "npz" and s["patients"]["train"]["without_id"] == 4
+
+
+def test_dicom_stats(tmp_path):
+    pytest.importorskip("pydicom")
+    for cls in ("NORMAL", "PNEUMONIA"):
+        (tmp_path / "test" / cls).mkdir(parents=True)
+    write_dicom(tmp_path / "test" / "NORMAL" / "IM-0001-0001.dcm")
+    write_dicom(tmp_path / "test" / "PNEUMONIA" / "person1_virus_1.dcm", "MONOCHROME1")
+    (tmp_path / "test" / "PNEUMONIA" / "person2_virus_2.dcm").write_bytes(b"DICM? no")
+    s = compute_stats(tmp_path)
+    assert s["splits"] == {"test": {"NORMAL": 1, "PNEUMONIA": 2}}
+    assert s["modes"]["all"] == {"DICOM": 2} and s["sizes"]["width"]["max"] == 16
+    assert [u["path"] for u in s["unreadable"]] == ["test/PNEUMONIA/person2_virus_2.dcm"]
+    assert "DICOM" in s["unreadable"][0]["reason"]
 
 
 def test_missing_path_is_a_data_error(tmp_path):
