@@ -1,0 +1,111 @@
+"""``pneumo study`` and ``pneumo bench``: the reproduction table and throughput figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import user_errors
+from .train_commands import RUNS_DIR, _engine_errors, progress_reporter
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(study)
+    app.command()(bench)
+
+
+def study(
+    data: Path = typer.Option(..., "--data", help="Training data (a Kermany root or a train folder)."),
+    test_data: Optional[Path] = typer.Option(None, "--test-data", help="Test images, if not the data's own test split."),
+    out: Path = typer.Option(RUNS_DIR, "--out", help="Runs folder: one run per model, plus study-<time>.json."),
+    models: List[str] = typer.Option([], "--model", "-m", help="Only these models (repeat); default the study's four and the modern one."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override every recipe's epochs (for a CPU-sized study)."),
+    image_size: Optional[int] = typer.Option(None, "--image-size", help="Override every recipe's image size."),
+    overrides: List[str] = typer.Option([], "--set", help="key=value applied to every recipe (repeat)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: the best there is)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
+) -> None:
+    """Reproduce the study: its four models with its recipe and the modern model with its own, beside the published figures."""
+    from training.data import DataSpec
+    from training.study import run_study
+
+    common = list(overrides)
+    if epochs is not None:
+        common.append(f"epochs={epochs}")
+    if image_size is not None:
+        common.append(f"image_size={image_size}")
+    with user_errors(*_engine_errors()), progress_reporter() as reporter:
+        result = run_study(DataSpec(data, test_data), out, models or None, common, on_event=reporter, device=device)
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        _print_study(result)
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _print_study(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Study reproduction (test split, threshold 0.5)")
+    for column in ("model", "accuracy %", "sensitivity %", "specificity %", "AUC", "published acc / recall %", "minutes", "run"):
+        table.add_column(column, justify="left" if column in ("model", "run") else "right")
+    for row in result.rows:
+        t, p = row.test, row.published
+        published = " / ".join(_pct(p[k]) for k in ("accuracy", "sensitivity") if k in p) or "-"
+        auc = "-" if t.get("auc") is None else f"{t['auc']:.3f}"
+        table.add_row(row.model, _pct(t.get("accuracy")), _pct(t.get("sensitivity")), _pct(t.get("specificity")),
+                      auc, published, f"{row.minutes:.1f}", Path(row.run_dir).name)
+    trivial = result.trivial
+    if trivial:
+        table.add_row("all PNEUMONIA", _pct(trivial["accuracy"]), "100.0", "0.0", "0.500", "62.5", "-", "-",
+                      style="dim")
+    Console().print(table)
+
+
+def bench(
+    models: List[str] = typer.Option(["baseline", "cnn1", "cnn3", "resnet50", "resnet_small"], "--model", "-m",
+                                     help="Models to time on random tensors (repeat)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Images for the pipeline comparison (cache vs decoding)."),
+    pipeline_model: str = typer.Option("cnn3", "--pipeline-model", help="Model for the pipeline comparison."),
+    image_size: int = typer.Option(200, "--image-size"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    steps: int = typer.Option(10, "--steps", help="Timed steps per measurement (after 2 warm-up steps)."),
+    device: Optional[str] = typer.Option(None, "--device"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Decoding workers for the JPEG pipeline (default: all cores)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Train and inference images/s per model; with --data, the cache against decoding JPEGs and against random tensors."""
+    from training.bench import bench_models, bench_pipeline
+
+    with user_errors(*_engine_errors()):
+        results = bench_models(models, image_size, batch_size, steps, device=device)
+        if data is not None:
+            results += bench_pipeline(pipeline_model, data, image_size, batch_size, steps, device=device,
+                                      workers=workers)
+    if as_json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+        return
+    _print_bench(results)
+
+
+def _print_bench(results) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"pneumo bench on {results[0].device}" if results else "pneumo bench")
+    for column in ("model", "mode", "input", "size", "batch", "images/s", "vs random", "params"):
+        table.add_column(column, justify="left" if column in ("model", "mode", "input") else "right")
+    # The pipeline rows are compared with their own random-tensor row, measured in the same pass.
+    compute = {r.model: r.images_per_s for r in results if r.mode == "train" and r.input == "random"}
+    for r in results:
+        ratio = f"{r.images_per_s / compute[r.model]:.2f}" if r.mode == "train" and r.model in compute else ""
+        table.add_row(r.model, r.mode, r.input, str(r.image_size), str(r.batch_size), f"{r.images_per_s:.1f}", ratio,
+                      f"{r.parameters:,}")
+    Console().print(table)
