@@ -47,13 +47,13 @@ class ReviewPane(Vertical):
 def review_widget(run_dir: Path):
     """The review helper's widget for ``run_dir``, or None when it is not available or has nothing to show."""
     try:
-        from .screens.review import ReviewScreen
+        from .screens.review import ReviewView  # a widget; ReviewScreen is the pushable screen
     except ImportError:
         return None
     if not (run_dir / "predictions.csv").is_file():
         return Static(f"{run_dir.name}: no predictions yet (they are written when training ends).")
     try:
-        return ReviewScreen(run_dir)
+        return ReviewView(run_dir)
     except Exception as exc:  # a broken run folder must not take the app down
         return Static(f"Cannot review {run_dir.name}: {exc}")
 
