@@ -41,17 +41,21 @@ class BenchResult:
     steps: int
     device: str
     parameters: int
+    amp: bool
+    channels_last: bool
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
 def bench_models(models: list[str], image_size: int = 200, batch_size: int = 32, steps: int = 10,
-                 warmup: int = 2, device: str | None = None) -> list[BenchResult]:
-    """Train and inference images/s of each model on random tensors (the compute limit)."""
+                 warmup: int = 2, device: str | None = None, overrides: list[str] | None = None) -> list[BenchResult]:
+    """Train and inference images/s of each model on random tensors (the compute limit).
+
+    ``overrides`` are recipe settings such as ``amp=false`` or ``channels_last=false``."""
     results = []
     for name in models:
-        setup, model, step = _training_step(name, image_size, device)
+        setup, model, step = _training_step(name, image_size, device, overrides)
         feed = random_feed(batch_size, image_size, setup)
         results.append(_result(name, "train", "random", image_size, batch_size, steps, setup, model,
                                _images_per_s(step, feed, steps, warmup, setup)))
@@ -61,7 +65,8 @@ def bench_models(models: list[str], image_size: int = 200, batch_size: int = 32,
 
 
 def bench_pipeline(model_name: str, data: Path, image_size: int = 200, batch_size: int = 32, steps: int = 10,
-                   warmup: int = 2, device: str | None = None, workers: int | None = None) -> list[BenchResult]:
+                   warmup: int = 2, device: str | None = None, workers: int | None = None,
+                   overrides: list[str] | None = None) -> list[BenchResult]:
     """Training images/s of one model fed from random tensors, the cache, and JPEG decoding."""
     from .cache import cached_images
     from .sources import open_source
@@ -69,7 +74,7 @@ def bench_pipeline(model_name: str, data: Path, image_size: int = 200, batch_siz
     source = open_source(data)
     records = [r for r in source.records() if r.split == "train"] or source.records()
     cached = cached_images(source, records, size=image_size)  # built (or found) before timing
-    setup, model, step = _training_step(model_name, image_size, device)
+    setup, model, step = _training_step(model_name, image_size, device, overrides)
     feeds: dict[str, Callable[[], Feed]] = {
         "random": lambda: random_feed(batch_size, image_size, setup),
         "cache": lambda: cache_feed(cached.images, cached.records, batch_size, setup),
@@ -133,12 +138,12 @@ def decode_feed(source, records, image_size: int, batch_size: int, setup: Device
 # --------------------------------------------------------------------------- timing
 
 
-def _training_step(name: str, image_size: int, device: str | None):
+def _training_step(name: str, image_size: int, device: str | None, overrides: list[str] | None = None):
     """The trainer's step (augment, forward under autocast, weighted BCE, backward, update)."""
     from .optim import build_optimizer
     from .trainer import weighted_bce
 
-    recipe = load_recipe(name).replace(image_size=image_size)
+    recipe = load_recipe(name, list(overrides or []) + [f"image_size={image_size}"])
     setup = device_setup(device, recipe.amp, recipe.channels_last)
     torch.manual_seed(0)
     model = setup.prepare_model(build_model(name, image_size, **recipe.to_dict()))
@@ -188,4 +193,4 @@ def _sync(setup: DeviceSetup) -> None:
 
 def _result(model_name, mode, input, image_size, batch_size, steps, setup, model, ips) -> BenchResult:
     return BenchResult(model_name, mode, input, image_size, batch_size, round(ips, 2), steps, setup.name,
-                       count_parameters(model))
+                       count_parameters(model), setup.amp, setup.channels_last)

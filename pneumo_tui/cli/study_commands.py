@@ -79,16 +79,17 @@ def bench(
     steps: int = typer.Option(10, "--steps", help="Timed steps per measurement (after 2 warm-up steps)."),
     device: Optional[str] = typer.Option(None, "--device"),
     workers: Optional[int] = typer.Option(None, "--workers", help="Decoding workers for the JPEG pipeline (default: all cores)."),
+    overrides: List[str] = typer.Option([], "--set", help="Recipe key=value for every model, e.g. amp=false, channels_last=false."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Train and inference images/s per model; with --data, the cache against decoding JPEGs and against random tensors."""
     from training.bench import bench_models, bench_pipeline
 
     with user_errors(*_engine_errors()):
-        results = bench_models(models, image_size, batch_size, steps, device=device)
+        results = bench_models(models, image_size, batch_size, steps, device=device, overrides=overrides)
         if data is not None:
             results += bench_pipeline(pipeline_model, data, image_size, batch_size, steps, device=device,
-                                      workers=workers)
+                                      workers=workers, overrides=overrides)
     if as_json:
         print(json.dumps([r.to_json() for r in results], indent=2))
         return
@@ -99,7 +100,9 @@ def _print_bench(results) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"pneumo bench on {results[0].device}" if results else "pneumo bench")
+    first = results[0] if results else None
+    title = f"pneumo bench on {first.device} (amp {first.amp}, channels_last {first.channels_last})" if first else "pneumo bench"
+    table = Table(title=title)
     for column in ("model", "mode", "input", "size", "batch", "images/s", "vs random", "params"):
         table.add_column(column, justify="left" if column in ("model", "mode", "input") else "right")
     # The pipeline rows are compared with their own random-tensor row, measured in the same pass.
