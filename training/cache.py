@@ -126,25 +126,22 @@ class _Cache:
             return self._finish([r for r, _ in wanted], hit, skipped, progress)
 
         where = self._locations()
-        missing = [(r, k) for r, k in wanted if k is None or k not in where]
-        decoded, failed = _decode_all(source, [r for r, _ in missing], self.size, fit, workers, progress)
-        for record, key in missing:
+        missing = [r for r, k in wanted if k is None or k not in where]
+        shards_used = {where[k][0] for _, k in wanted if k in where}
+        if not missing and len(shards_used) == 1:
+            # Everything is cached in one shard, just not in this order: gather a copy.
+            rows = [where[k][1] for _, k in wanted]
+            images = np.asarray(self._open(next(iter(shards_used)))[rows])
+            return self._finish([r for r, _ in wanted], images, skipped, progress)
+
+        images, kept, failed = self._build(source, wanted, where, missing, fit, workers, progress)
+        for record, key in wanted:
             if record.id in failed:
                 skipped.append(Problem(record.id, failed[record.id]))
                 if key is not None:
                     self.unreadable[key] = failed[record.id]
-        wanted = [(r, k) for r, k in wanted if r.id not in failed]
-
-        shards_used = {where[k][0] for _, k in wanted if k in where}
-        if not decoded and len(shards_used) <= 1:
-            # Everything is cached in one shard, just not in this order: gather a copy.
-            rows = [where[k][1] for _, k in wanted]
-            images = self._open(next(iter(shards_used)))[rows] if rows else self._empty()
-            self._save_index()
-            return self._finish([r for r, _ in wanted], np.asarray(images), skipped, progress)
-
-        images = self._write_shard(wanted, where, decoded)
-        return self._finish([r for r, _ in wanted], images, skipped, progress)
+        self._save_index()
+        return self._finish([r for r, _ in kept], images, skipped, progress)
 
     def _finish(self, records, images, skipped, progress) -> CachedSplit:
         for problem in skipped:
@@ -188,40 +185,58 @@ class _Cache:
 
     # -- writing ---------------------------------------------------------------
 
-    def _write_shard(self, wanted, where, decoded: dict[str, np.ndarray]) -> np.ndarray:
+    def _build(self, source, wanted, where, missing, fit, workers, progress):
+        """Write the request's images as a new shard: cached rows are copied,
+        missing ones decoded straight into it (no full copy held in RAM).
+        Returns (images, kept (record, key) pairs, {id: reason} of failures)."""
         name = f"shard-{uuid.uuid4().hex[:12]}.npy"
         tmp = self.folder / f".tmp-{name}"
-        shape = (len(wanted), self.size, self.size)
+        temps = [tmp]
+        missing_ids = {r.id for r in missing}
+        row_of = {r.id: row for row, (r, _) in enumerate(wanted)}
         try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(wanted), self.size, self.size))
             opened: dict[str, np.ndarray] = {}
             for row, (record, key) in enumerate(wanted):
-                if record.id in decoded:
-                    out[row] = decoded[record.id]
-                else:
+                if record.id not in missing_ids:
                     shard, src_row = where[key]
                     if shard not in opened:
                         opened[shard] = self._open(shard)
                     out[row] = opened[shard][src_row]
+            del opened
+
+            def store(record: Record, image: np.ndarray) -> None:
+                out[row_of[record.id]] = image
+
+            failed = _decode_all(source, missing, self.size, fit, workers, progress, store)
+            keep = [row for row, (r, _) in enumerate(wanted) if r.id not in failed]
+            kept = [wanted[row] for row in keep]
+            if not kept:
+                return self._empty(), kept, failed
+            if failed:  # drop the failed rows: copy the survivors into a second file
+                temps.append(self.folder / f".tmp-compact-{name}")
+                final = np.lib.format.open_memmap(temps[-1], mode="w+", dtype=np.uint8, shape=(len(keep), self.size, self.size))
+                for start in range(0, len(keep), 256):
+                    final[start : start + 256] = out[keep[start : start + 256]]
+                out = final
             out.flush()
-            del out, opened
-            with open(tmp, "rb+") as f:
+            del out
+            with open(temps[-1], "rb+") as f:
                 os.fsync(f.fileno())
-            os.replace(tmp, self.folder / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            os.replace(temps[-1], self.folder / name)
+        finally:
+            for t in temps:
+                t.unlink(missing_ok=True)
         # A file that could not be stat'ed gets a key no later request matches.
-        new_keys = [key if key is not None else (r.id, -1, -1) for r, key in wanted]
-        new_ids = {r.id for r, _ in wanted}
+        new_keys = [key if key is not None else (r.id, -1, -1) for r, key in kept]
+        new_ids = {r.id for r, _ in kept}
         # An older shard whose every image is in the new one is superseded.
-        stale = [n for n, ks in self.shards.items() if all(k[0] in new_ids for k in ks)]
-        for n in stale:
-            del self.shards[n]
+        for stale in [n for n, ks in self.shards.items() if all(k[0] in new_ids for k in ks)]:
+            del self.shards[stale]
         self.shards[name] = new_keys
         self._save_index()
         self._sweep()
-        return self._open(name)
+        return self._open(name), kept, failed
 
     # -- index -----------------------------------------------------------------
 
@@ -262,29 +277,34 @@ def _key(source, record: Record) -> Key | None:
     return None if fp is None else (record.id, *fp)
 
 
-def _decode_all(source, records, size, fit, workers, progress):
-    """Decode and resize ``records`` in parallel: ({id: image}, {id: reason})."""
-    decoded: dict[str, np.ndarray] = {}
+def _decode_all(source, records, size, fit, workers, progress, store) -> dict[str, str]:
+    """Decode and resize ``records`` in parallel, handing each image to
+    ``store(record, image)`` (on this thread); returns {id: reason} of failures."""
     failed: dict[str, str] = {}
     if not records:
-        return decoded, failed
+        return failed
     total = len(records)
     workers = workers or os.cpu_count() or 1
     # Threads: PIL releases the GIL while decoding and resizing, so threads
     # scale like processes here without pickling images back and forth.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(_prepare, source, r, size, fit): r for r in records}
-        for done, future in enumerate(as_completed(futures), 1):
-            record = futures[future]
-            try:
-                decoded[record.id] = future.result()
-            except UnreadableImage as exc:
-                failed[record.id] = str(exc) or "unreadable"
-            except Exception as exc:  # one odd file must not stop a 5000-image build
-                failed[record.id] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            if progress is not None:
-                progress(done, total)
-    return decoded, failed
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                record = futures[future]
+                try:
+                    store(record, future.result())
+                except UnreadableImage as exc:
+                    failed[record.id] = str(exc) or "unreadable"
+                except Exception as exc:  # one odd file must not stop a 5000-image build
+                    failed[record.id] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                if progress is not None:
+                    progress(done, total)
+        except BaseException:
+            for future in futures:  # Ctrl-C: do not decode the rest before exiting
+                future.cancel()
+            raise
+    return failed
 
 
 def _prepare(source, record: Record, size: int, fit: str) -> np.ndarray:
