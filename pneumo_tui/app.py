@@ -19,6 +19,7 @@ from .screens.help import HelpScreen
 from .screens.runs import RunsView
 from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
+from .widgets.xray import set_image_protocol
 
 TABS = ("data", "train", "runs", "review")
 
@@ -85,6 +86,7 @@ class PneumoApp(App):
         self.runs_dir = Path(runs_dir)
         self.attach_to = Path(attach) if attach else None
         self.image_protocol = image_protocol
+        set_image_protocol(image_protocol)  # the review screens' X-ray views follow --image-protocol too
         self.poll_interval = poll_interval
         self.show_welcome = welcome
 
