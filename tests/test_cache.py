@@ -163,3 +163,27 @@ def test_cache_location(tmp_path, monkeypatch):
         assert cache_dir_for(tmp_path / "ro").parent == tmp_path / "xdg" / "pneumo"
     finally:
         os.chmod(tmp_path / "ro", 0o755)
+
+
+def test_only_unreadable_images_give_an_empty_split(tmp_path):
+    (tmp_path / "train" / "NORMAL").mkdir(parents=True)
+    (tmp_path / "train" / "NORMAL" / "a.jpeg").write_bytes(b"")
+    (tmp_path / "train" / "NORMAL" / "b.jpeg").write_text("text")
+    source = open_source(tmp_path)
+    out = cached_images(source, source.records(), size=16)
+    assert out.images.shape == (0, 16, 16) and out.records == [] and len(out.skipped) == 2
+
+
+def test_two_builders_at_once_agree(demo_root):
+    import threading
+
+    source = open_source(demo_root)
+    records = source.records()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(np.array(cached_images(source, records, size=24).images)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3 and all(np.array_equal(results[0], r) for r in results[1:])

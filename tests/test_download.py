@@ -113,6 +113,8 @@ def test_download_npz_with_progress(server, tmp_path):
     assert seen[-1] == (len(data), len(data))
     assert len(open_source(path).records()) == 12
     assert not list((tmp_path / "dl").glob("*.part"))
+    server.files.clear()  # already there and verified: nothing is fetched
+    assert download_dataset("pneumoniamnist", tmp_path / "dl", url=server.url("/p.npz"), md5=md5(data)) == path
 
 
 def test_partial_file_is_resumed_with_a_range_request(server, tmp_path):
