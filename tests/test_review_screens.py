@@ -177,3 +177,19 @@ def test_review_snapshot(run, snap_compare):
 
 def test_evaluation_snapshot(run, snap_compare):
     assert snap_compare(Host(lambda: EvaluationScreen(run)), terminal_size=SIZE, run_before=settle)
+
+
+async def test_compare_screen_shows_both_tests(tmp_path):
+    from pneumo_tui.screens.compare import CompareScreen
+
+    a, b = write_run(tmp_path / "run-a", seed=1), write_run(tmp_path / "run-b", seed=2, separation=0.5)
+    app = Host(lambda: CompareScreen(a, b))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = str(app.screen.query_one("#compare-result", Static).render())
+        assert "McNemar" in text and "DeLong" in text and "60 test images matched by id" in text
+    (b / "predictions.csv").unlink()
+    app = Host(lambda: CompareScreen(a, b))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "Cannot compare" in str(app.screen.query_one("#compare-result", Static).render())

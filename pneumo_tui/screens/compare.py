@@ -1,0 +1,41 @@
+"""Compare two runs on the same test images (McNemar + DeLong), as a pushable screen.
+
+The Runs screen pushes ``CompareScreen(run_a, run_b)``; the numbers are those
+of ``pneumo compare``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from training.compare import compare_runs, format_comparison
+
+
+class CompareScreen(Screen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    DEFAULT_CSS = """
+    CompareScreen #compare-title { height: 1; text-style: bold; padding: 0 1; }
+    CompareScreen #compare-result { padding: 1 2; }
+    """
+
+    def __init__(self, run_a: Path, run_b: Path, split: str = "test", **kwargs):
+        super().__init__(**kwargs)
+        self.run_a, self.run_b, self.split = Path(run_a), Path(run_b), split
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Compare {self.run_a.name} vs {self.run_b.name} ({self.split})", id="compare-title")
+        with VerticalScroll():
+            yield Static(self._text(), id="compare-result")
+        yield Footer()
+
+    def _text(self) -> str:
+        try:
+            return format_comparison(compare_runs(self.run_a, self.run_b, self.split))
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            return f"[red]Cannot compare: {exc}[/]"
