@@ -79,7 +79,7 @@ def test_odd_entries_become_problems_not_errors(tmp_path):
     source = open_source(tmp_path)
     problems = {p.path: p.reason for p in source.problems}
     assert "unknown class folder" in problems["train/COVID"]
-    assert "empty split" in problems["val"]
+    assert "empty split" in problems["val"] and "val/NORMAL" not in problems
     assert "not an image" in problems["train/NORMAL/notes.txt"]
     assert "a directory" in problems["train/NORMAL/dir.jpeg"]
     assert any("symlink loop" in reason for reason in problems.values())
@@ -88,6 +88,14 @@ def test_odd_entries_become_problems_not_errors(tmp_path):
     gone = next(r for r in source.records() if r.id == "train/PNEUMONIA/gone.jpeg")
     with pytest.raises(UnreadableImage, match="broken symlink"):
         source.load(gone)
+
+
+def test_split_missing_a_class_folder_is_reported(tmp_path):
+    make_kermany_tree(tmp_path, {"train/NORMAL": ["IM-0001-0001.jpeg"], "train/PNEUMONIA": ["person1_virus_1.jpeg"],
+                                 "val/NORMAL": ["IM-0002-0001.jpeg"]})
+    source = open_source(tmp_path)
+    assert [(p.path, p.reason) for p in source.problems] == [("val", "no PNEUMONIA folder")]
+    assert len(source.records()) == 3
 
 
 def test_followed_symlinked_folder_is_listed_once(tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 from .decode import IMAGE_EXTENSIONS, decode_image
 from .patients import parse_name
 from .records import CLASSES, DataError, Problem, Record
-from .sources import DataSource
+from .sources import SYNTHETIC_MARKER, DataSource
 
 log = logging.getLogger("training.sources")
 
@@ -74,7 +74,7 @@ class FolderSource(DataSource):
     @property
     def synthetic(self) -> bool:
         # The marker may sit in the given folder or in the detected root.
-        return any((d / "SYNTHETIC").exists() for d in (self.root, *self.root.parents[:MAX_NESTING]))
+        return any((d / SYNTHETIC_MARKER).exists() for d in (self.root, *self.root.parents[:MAX_NESTING]))
 
     def records(self) -> list[Record]:
         return list(self._records)
@@ -133,6 +133,10 @@ class FolderSource(DataSource):
                 records += found
             elif path.suffix.lower() in LISTED_EXTENSIONS:
                 self.problems.append(Problem(_rel(path, self.root), "image outside a NORMAL/PNEUMONIA folder"))
+        if records:
+            for label, name in enumerate(CLASSES):
+                if label not in present:
+                    self.problems.append(Problem(_rel(split_dir, self.root) or ".", f"no {name} folder"))
         return records
 
     def _record(self, path: str, split: str, label: int) -> Record:
