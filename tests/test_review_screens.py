@@ -193,3 +193,12 @@ async def test_compare_screen_shows_both_tests(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "Cannot compare" in str(app.screen.query_one("#compare-result", Static).render())
+
+
+async def test_review_without_test_rows_uses_validation(tmp_path):
+    run = write_run(tmp_path / "run-v", n_test=0)
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one(ReviewView)
+        assert view.split == "val" and view.shown and all(c["split"] == "val" for c in view.shown)

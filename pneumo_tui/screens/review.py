@@ -83,8 +83,13 @@ class ReviewView(Vertical):
         self.notes = ReviewNotes(self.run_dir)
         self.images = CaseImages(self.run_dir)
         # all cases of the split, correct ones included: filters only hide
-        self.all_cases = review_cases(self.run_dir, split, include_correct=True, threshold=self.threshold,
-                                      notes=self.notes)
+        try:
+            self.all_cases = self._cases(split)
+        except ValueError:
+            if split != "test":
+                raise
+            self.split = "val"  # no test rows (e.g. a run evaluated on validation only)
+            self.all_cases = self._cases("val")
         self.kind_filter = 0
         self.subtype_filter: str | None = None
         self.patient_filter: str | None = None
@@ -94,6 +99,9 @@ class ReviewView(Vertical):
         self.selected: dict | None = None
         self._model = None  # loaded on the first Grad-CAM
         self._cams: dict[str, object] = {}
+
+    def _cases(self, split: str) -> list[dict]:
+        return review_cases(self.run_dir, split, include_correct=True, threshold=self.threshold, notes=self.notes)
 
     # --- layout --------------------------------------------------------------
 
