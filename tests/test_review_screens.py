@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Static
 
 from pneumo_tui.screens.evaluation import EvaluationScreen, EvaluationView
 from pneumo_tui.screens.review import CAVEAT, ReviewScreen, ReviewView
-from pneumo_tui.widgets.xray import XRayView, set_image_protocol
+from pneumo_tui.widgets.xray import XRayView, get_image_protocol, set_image_protocol
 from training.checkpoint import save_checkpoint
 from training.metrics import binary_metrics
 from training.models import build_model
@@ -37,8 +37,10 @@ class Host(App):
 
 @pytest.fixture
 def run(tmp_path):
-    set_image_protocol("halfcell")
-    return write_run(tmp_path / "run-a")
+    before = get_image_protocol()
+    set_image_protocol("halfcell")  # deterministic in any terminal, and what the snapshots show
+    yield write_run(tmp_path / "run-a")
+    set_image_protocol(before)
 
 
 def with_checkpoint(run_dir: Path) -> Path:
@@ -202,3 +204,19 @@ async def test_review_without_test_rows_uses_validation(tmp_path):
         await pilot.pause()
         view = app.screen.query_one(ReviewView)
         assert view.split == "val" and view.shown and all(c["split"] == "val" for c in view.shown)
+
+
+async def test_image_protocol_none_and_missing_images(run):
+    set_image_protocol("none")
+    first = review_cases(run)[0]
+    Path(first["path"]).unlink()
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        case_text = str(app.screen.query_one("#review-case", Static).render())
+        assert "image unavailable" in case_text
+        await pilot.press("down")
+        placeholder = str(app.screen.query_one(".xray-placeholder", Static).render())
+        assert "X-ray 40x48" in placeholder and "images off" in placeholder
+    with pytest.raises(ValueError, match="unknown image protocol"):
+        set_image_protocol("ascii-art")
