@@ -45,7 +45,9 @@ def test_review_json_lists_exactly_the_misclassified(tmp_path):
     assert all({"id", "path", "label", "probability", "kind", "verdict", "note"} <= set(c) for c in cases)
     noted = [c for c in cases if c["verdict"]]
     assert [(c["verdict"], c["note"]) for c in noted] == [("label doubtful", "faint opacity?")]
-    confidences = [abs(c["probability"] - 0.5) for c in cases]
+    thr = load_threshold(run)  # most confident call first: farthest from the threshold, relative to its side
+    confidences = [(c["probability"] - thr) / (1 - thr) if c["kind"] == "FP" else (thr - c["probability"]) / thr
+                   for c in cases]
     assert confidences == sorted(confidences, reverse=True)
 
 
@@ -152,3 +154,13 @@ def test_review_json_on_a_trained_run(tmp_path, monkeypatch):
     monkeypatch.chdir("/")
     pixels = CaseImages(run).load(everything[0])
     assert pixels.ndim == 2 and pixels.dtype.name == "uint8"
+
+
+def test_confidence_is_measured_from_the_threshold():
+    from training.review_cases import confidence, kind_of
+
+    assert confidence({"probability": 0.25}, 0.2) == pytest.approx(0.0625)  # called positive, only just
+    assert confidence({"probability": 0.1}, 0.2) == pytest.approx(0.5)
+    assert confidence({"probability": 1.0}, 0.2) == confidence({"probability": 0.0}, 0.2) == 1.0
+    assert [kind_of(1, 0.2, 0.2), kind_of(1, 0.19, 0.2), kind_of(0, 0.2, 0.2), kind_of(0, 0.1, 0.2)] == [
+        "TP", "FN", "FP", "TN"]

@@ -83,7 +83,7 @@ async def test_review_lists_errors_filters_and_saves_notes(run):
         await pilot.press("k", "c")  # FP + correct negatives
         assert {c["kind"] for c in view.shown} == {"FP", "TN"}
         await pilot.press("k", "c", "t")  # back to all errors, least confident first
-        confidences = [abs(c["probability"] - 0.5) for c in view.shown]
+        confidences = [abs(c["probability"] - 0.5) for c in view.shown]  # threshold 0.5 here
         assert confidences == sorted(confidences) and len(view.shown) == len(errors)
         await pilot.press("p")
         patient = view.selected["patient"]

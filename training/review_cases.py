@@ -24,9 +24,17 @@ def kind_of(label: int, probability: float, threshold: float) -> str:
     return "FP" if called else "TN"
 
 
-def confidence(case: dict) -> float:
-    """How sure the model was of its call: distance of the probability from 0.5, in [0, 1]."""
-    return abs(case["probability"] - 0.5) * 2.0
+def confidence(case: dict, threshold: float = 0.5) -> float:
+    """How sure the call was at this operating point, in [0, 1]: 0 on the threshold,
+    1 at probability 1 (called PNEUMONIA) or 0 (called NORMAL).
+
+    Measured from the threshold, not from 0.5: at a screening threshold of 0.2
+    a case at 0.25 is called PNEUMONIA, but only just.
+    """
+    p = case["probability"]
+    if p >= threshold:
+        return (p - threshold) / (1.0 - threshold) if threshold < 1 else 0.0
+    return (threshold - p) / threshold
 
 
 def load_rows(run_dir: Path) -> list[dict]:
@@ -63,7 +71,7 @@ def review_cases(run_dir: Path, split: str = "test", include_correct: bool = Fal
         if kind in ERROR_KINDS or include_correct:
             note = notes.get(row["id"])
             cases.append({**row, "kind": kind, "verdict": note.verdict, "note": note.text})
-    cases.sort(key=lambda c: (-confidence(c), c["id"]))
+    cases.sort(key=lambda c: (-confidence(c, threshold), c["id"]))
     return cases
 
 

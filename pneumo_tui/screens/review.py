@@ -142,10 +142,10 @@ class ReviewView(Vertical):
                  and (self.subtype_filter is None or (c.get("subtype") or "none") == self.subtype_filter)
                  and (self.patient_filter is None or c.get("patient") == self.patient_filter)]
         if SORTS[self.sort] == "least confident first":
-            return sorted(cases, key=lambda c: (confidence(c), c["id"]))
+            return sorted(cases, key=lambda c: (confidence(c, self.threshold), c["id"]))
         if SORTS[self.sort] == "by id":
             return sorted(cases, key=lambda c: c["id"])
-        return sorted(cases, key=lambda c: (-confidence(c), c["id"]))
+        return sorted(cases, key=lambda c: (-confidence(c, self.threshold), c["id"]))
 
     def refresh_cases(self) -> None:
         table = self.query_one("#review-cases", DataTable)
