@@ -98,6 +98,7 @@ class PlainProgress:
         self.is_main = not quiet
         self.epochs = None
         self.finish_reason = None
+        self._cached = set()
 
     def __enter__(self):
         return self
@@ -111,7 +112,8 @@ class PlainProgress:
         kind = event["event"]
         line = None
         if kind == "data_progress":
-            if event["done"] == event["total"]:
+            if event["done"] == event["total"] and event["split"] not in self._cached:
+                self._cached.add(event["split"])
                 line = f"cached {event['split']}: {event['total']} images"
         elif kind == "run_started":
             self.epochs = event["epochs"]
@@ -324,8 +326,8 @@ def models(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("model", f"params @{image_size}px", "architecture", "recipe", "description")
+    table = Table("model", f"params @{image_size}px", "recipe", "description")
     for r in rows:
-        table.add_row(r["name"] + (" (study)" if r["study"] else ""), f"{r['parameters']:,}", r["architecture"],
-                      r["recipe"], r["description"])
+        table.add_row(r["name"] + (" (study)" if r["study"] else ""), f"{r['parameters']:,}", r["recipe"],
+                      r["description"])
     Console().print(table)
