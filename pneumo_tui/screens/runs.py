@@ -29,6 +29,11 @@ SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 TABLE_REFRESH_TICKS = 5  # list_runs reads every log; once every few seconds is plenty for the table
 
 
+def _short_id(run_id: str) -> str:
+    """Run ids start with the date; in a legend the end (time, model) tells runs apart."""
+    return run_id if len(run_id) <= 22 else "…" + run_id[-21:]
+
+
 class SmoothingSlider(Widget, can_focus=True):
     """A keyboard slider for the smoothing weight ([ and ] anywhere on the screen, or left/right here)."""
 
@@ -87,7 +92,7 @@ class RunsView(Vertical):
         yield SmoothingSlider(0.6, id="smoothing")
         with ChartDeck(id="runs-charts"):
             yield CurveChart("Training loss per step", id="overlay-steps")
-            yield CurveChart("Validation per epoch", id="overlay-epochs")
+            yield CurveChart("Validation per epoch", integer_x=True, id="overlay-epochs")
 
     def on_mount(self) -> None:
         self.reload_now()
@@ -152,9 +157,9 @@ class RunsView(Vertical):
         steps, epochs = [], []
         for f in followers:
             colour = run_colour(f.run_id)
-            steps.append(Curve(f.run_id[-18:], f.series.step_x, f.series.step_loss, colour))
+            steps.append(Curve(_short_id(f.run_id), f.series.step_x, f.series.step_loss, colour))
             xs, ys = f.series.epoch_series(self.metric)
-            epochs.append(Curve(f.run_id[-18:], xs, ys, colour))
+            epochs.append(Curve(_short_id(f.run_id), xs, ys, colour))
         is_loss = self.metric.endswith("loss")
         self.query_one("#overlay-steps", CurveChart).set_data(
             steps, smoothing=smoothing, log=self.log_scale,
@@ -170,7 +175,8 @@ class RunsView(Vertical):
     def _show_controls(self) -> None:
         self.query_one("#runs-controls", Static).update(
             Text.assemble(("metric ", "bold"), self.metric, ("  log ", "bold"), "on" if self.log_scale else "off",
-                          "   space: overlay  enter: attach  [ ]: smoothing  m: metric  l: log")
+                          "   space: overlay  enter: attach  [ ]: smoothing  m: metric  l: log"),
+            layout=False,
         )
 
     # ---- actions

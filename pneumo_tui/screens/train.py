@@ -102,8 +102,8 @@ class TrainView(Vertical):
             yield ProgressPanel(id="progress")
             with ChartDeck(id="train-charts"):
                 yield CurveChart("Training loss per step", id="chart-steps")
-                yield CurveChart("Loss per epoch", id="chart-losses")
-                yield CurveChart("Validation per epoch", id="chart-scores")
+                yield CurveChart("Loss per epoch", integer_x=True, id="chart-losses")
+                yield CurveChart("Validation per epoch", integer_x=True, id="chart-scores")
 
     def on_mount(self) -> None:
         self._fill_from_recipe(self.query_one("#recipe", Select).value)
@@ -120,7 +120,7 @@ class TrainView(Vertical):
                 self.query_one(f"#{key}", Input).value = str(values[key])
 
     def message(self, text: str) -> None:
-        self.query_one("#train-message", Static).update(text)
+        self.query_one("#train-message", Static).update(text, layout=False)
 
     # ---- following
 

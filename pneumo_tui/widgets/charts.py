@@ -101,6 +101,19 @@ class LogAxisFormatter(AxisFormatter):
         return [f"{10**t:.2g}" for t in ticks]
 
 
+class IntegerAxisFormatter(NumericAxisFormatter):
+    """Whole-number ticks (epochs): never "1.5"."""
+
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        ticks = [t for t in super().get_ticks(min_, max_, max_ticks) if float(t).is_integer()]
+        if len(ticks) < 2:
+            ticks = [float(t) for t in range(math.ceil(min_), math.floor(max_) + 1)][:max_ticks]
+        return ticks
+
+    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
+        return [str(int(t)) for t in ticks]
+
+
 @dataclass
 class Curve:
     label: str
@@ -118,9 +131,10 @@ class CurveChart(Vertical):
     CurveChart > PlotWidget { height: 1fr; }
     """
 
-    def __init__(self, title: str, *, id: str | None = None, classes: str | None = None):
+    def __init__(self, title: str, *, integer_x: bool = False, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
         self.title = title
+        self.integer_x = integer_x
         self._curves: list[Curve] = []
         self._smoothing = 0.0
         self._log = False
@@ -128,6 +142,7 @@ class CurveChart(Vertical):
         self._ylimits: tuple[float | None, float | None] = (None, None)
         self.drawn_points = 0  # points handed to the plot on the last draw (tests check downsampling)
         self._hint = ""
+        self._shown_title: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="chart-title")
@@ -136,6 +151,10 @@ class CurveChart(Vertical):
     def on_mount(self) -> None:
         plot = self.plot
         plot.margin_left, plot.margin_bottom, plot.margin_top = 7, 2, 1  # room for the curves at 80x24
+        plot.show_legend(is_visible=False)
+        if self.integer_x:
+            plot.set_x_formatter(IntegerAxisFormatter())
+        self._show_title()
 
     @property
     def plot(self) -> PlotWidget:
@@ -168,7 +187,18 @@ class CurveChart(Vertical):
             self._show_title()
 
     def _show_title(self) -> None:
-        self.query_one(".chart-title", Static).update(self.title + self._hint)
+        # The legend lives in the title line: PlotWidget's floating legend re-lays out the screen on every draw.
+        title = Text(self.title, style="bold")
+        for curve in self._curves:
+            title.append("  ")
+            title.append("━━", style=curve.colour)
+            title.append(f" {curve.label}")
+        if self._mark_x is not None:
+            title.append("  │ best", style="bold")
+        title.append(self._hint)
+        if title != self._shown_title:
+            self._shown_title = title
+            self.query_one(".chart-title", Static).update(title, layout=False)  # one fixed line: no relayout
 
     def on_resize(self) -> None:
         self.redraw()  # the point budget follows the width
@@ -176,6 +206,10 @@ class CurveChart(Vertical):
     def redraw(self) -> None:
         if not self.is_mounted:
             return
+        with self.app.batch_update():
+            self._draw()
+
+    def _draw(self) -> None:
         plot = self.plot
         plot.clear()
         # Braille draws 2 points per cell across; more would be invisible work.
@@ -204,8 +238,7 @@ class CurveChart(Vertical):
             else:
                 plot.plot(dx, dy, line_style=curve.colour, hires_mode=HiResMode.BRAILLE, label=curve.label)
         if self._mark_x is not None:
-            plot.add_v_line(self._mark_x, line_style="bold", label="best")
-        plot.show_legend(is_visible=len(self._curves) > 0)
+            plot.add_v_line(self._mark_x, line_style="bold")
 
 
 def _positive(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:

@@ -31,7 +31,12 @@ class ProgressPanel(Static):
         self.update(Text(message, style="italic"))
 
     def show(self, follower: RunFollower) -> None:
-        self.update(self.render_progress(follower, follower.progress(), max(10, self.size.width - 12)))
+        table = self.render_progress(follower, follower.progress(), max(10, self.size.width - 12))
+        # Relayout only when the panel grows or shrinks (a new row): most ticks change numbers in place.
+        self.update(table, layout=table.row_count != self._rows)
+        self._rows = table.row_count
+
+    _rows = -1
 
     @staticmethod
     def render_progress(follower: RunFollower, p: Progress, bar_width: int = 14) -> Table:
@@ -59,11 +64,13 @@ class ProgressPanel(Static):
             table.add_row("best", f"epoch {s.best_epoch}" + (f" AUC {auc:.3f}" if isinstance(auc, float) else ""))
         test = s.evals.get("test")
         if test:
-            table.add_row(
-                "test",
-                f"acc {test.get('accuracy', 0):.3f} sens {test.get('sensitivity', 0):.3f} spec {test.get('specificity', 0):.3f}",
-            )
+            table.add_row("test", f"acc {_f(test.get('accuracy'))}  AUC {_f(test.get('auc'))}")
+            table.add_row("", f"sens {_f(test.get('sensitivity'))} spec {_f(test.get('specificity'))}")
         failed = s.lifecycle if s.lifecycle and s.lifecycle.get("event") == "run_failed" else None
         if failed:
             table.add_row("error", Text(str(failed.get("error", "")), style="red"))
         return table
+
+
+def _f(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"

@@ -41,6 +41,8 @@ class RunTable(DataTable):
 
     def show_runs(self, summaries: list[RunSummary]) -> None:
         """Update in place, keeping the cursor on the same run."""
+        if [s.to_json() for s in summaries] == [s.to_json() for s in self.summaries.values()]:
+            return  # unchanged: keep the table (and the screen) as it is
         current = self.current_run_id
         self.summaries = {s.run_id: s for s in summaries}
         self.selected = [r for r in self.selected if r in self.summaries]
