@@ -53,16 +53,21 @@ def apply_window(image: np.ndarray, level: float, width: float) -> np.ndarray:
 
 
 def heat_colours(heat: np.ndarray) -> np.ndarray:
-    """A dark-red -> yellow -> white ramp ("hot"), (H, W, 3) uint8, for values in [0, 1]."""
+    """The "jet" ramp (blue -> cyan -> yellow -> red), (H, W, 3) uint8, for values in [0, 1].
+
+    Jet rather than a white-hot ramp: yellow and white vanish on the bright
+    parts of a chest X-ray, red on blue does not.
+    """
     h = np.clip(heat, 0.0, 1.0)[..., None]
-    ramp = np.concatenate([np.clip(3 * h, 0, 1), np.clip(3 * h - 1, 0, 1), np.clip(3 * h - 2, 0, 1)], axis=-1)
+    ramp = np.concatenate([np.clip(1.5 - np.abs(4 * h - 3), 0, 1), np.clip(1.5 - np.abs(4 * h - 2), 0, 1),
+                           np.clip(1.5 - np.abs(4 * h - 1), 0, 1)], axis=-1)
     return (ramp * 255).astype(np.uint8)
 
 
-def blend_heatmap(gray: np.ndarray, heat: np.ndarray, strength: float = 0.6) -> np.ndarray:
-    """Grayscale image with the heatmap blended in colour; cold regions stay untouched."""
+def blend_heatmap(gray: np.ndarray, heat: np.ndarray, strength: float = 0.5) -> np.ndarray:
+    """Grayscale image with the heatmap blended in colour; hot regions are the most opaque."""
     rgb = np.repeat(gray[..., None].astype(np.float32), 3, axis=-1)
-    alpha = strength * np.clip(heat, 0.0, 1.0)[..., None]
+    alpha = strength * (0.3 + 0.7 * np.clip(heat, 0.0, 1.0))[..., None]
     return (rgb * (1 - alpha) + heat_colours(heat).astype(np.float32) * alpha).astype(np.uint8)
 
 
