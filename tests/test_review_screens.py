@@ -220,3 +220,21 @@ async def test_image_protocol_none_and_missing_images(run):
         assert "X-ray 40x48" in placeholder and "images off" in placeholder
     with pytest.raises(ValueError, match="unknown image protocol"):
         set_image_protocol("ascii-art")
+
+
+def test_window_level_zoom_and_overlay_pixels():
+    import numpy as np
+
+    from pneumo_tui.widgets.xray import apply_window, blend_heatmap, zoom_crop
+
+    ramp = np.arange(256, dtype=np.uint8)[None, :]
+    out = apply_window(ramp, level=100, width=50)  # 75..125 -> 0..255
+    assert out[0, 75] == 0 and out[0, 125] == 255 and out[0, 100] in (127, 128) and out[0, 0] == 0 and out[0, 255] == 255
+    assert zoom_crop((100, 80), 2.0, (0.5, 0.5)) == (25, 20, 75, 60)
+    assert zoom_crop((100, 80), 2.0, (0.0, 1.0)) == (0, 40, 50, 80)  # clamped inside the image
+    gray = np.full((4, 4), 128, np.uint8)
+    heat = np.zeros((4, 4))
+    heat[0, 0] = 1.0
+    rgb = blend_heatmap(gray, heat)
+    assert int(rgb[0, 0, 0]) > int(rgb[0, 0, 2]) + 40 and int(rgb[0, 0, 0]) > int(rgb[0, 0, 1]) + 40  # hot: red
+    assert rgb[3, 3, 2] > rgb[3, 3, 0]  # cold: a light blue tint
