@@ -117,3 +117,21 @@ def test_every_conv_model_of_the_zoo_gets_a_map():
             continue  # no conv layer / too slow for a unit test
         result = grad_cam(zoo.build_model(name, 64), torch.rand(1, 1, 64, 64))
         assert result.heatmap.shape == (64, 64), name
+
+
+SHARED_DATA = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED_DATA / "chest_xray" / "test").is_dir(), reason="needs ../shared/data")
+def test_map_on_a_real_xray_at_native_size():
+    from PIL import Image
+
+    from training.models import build_model
+
+    path = sorted((SHARED_DATA / "chest_xray" / "test" / "PNEUMONIA").glob("*.jpeg"))[0]
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("L"))
+    torch.manual_seed(0)
+    result = explain_image(build_model("cnn3", 64), pixels, size=64)
+    assert result.heatmap.shape == pixels.shape and np.isfinite(result.heatmap).all()
