@@ -83,16 +83,28 @@ def test_training_learns_an_easy_signal(tmp_path):
     assert evals["test"]["auc"] > 0.9  # the bright square
 
 
-def test_a_failing_run_says_run_failed_in_one_line(tmp_path):
-    data = square_data(size=32)
-    recipe = load_recipe("baseline", ["epochs=1", "image_size=16", "batch_size=8"])  # Linear sized for 16px
-    with pytest.raises(TrainingFailed) as info:
-        train(recipe, data, tmp_path / "runs")
+def test_a_failing_run_says_run_failed_in_one_line(tmp_path, monkeypatch):
+    import training.trainer
+
+    def broken_loss(*args, **kwargs):
+        raise RuntimeError("loss exploded\nsecond line")
+
+    monkeypatch.setattr(training.trainer, "weighted_bce", broken_loss)
+    recipe = load_recipe("cnn3", ["epochs=1", "image_size=32", "batch_size=8"])
+    with pytest.raises(TrainingFailed, match="RuntimeError: loss exploded") as info:
+        train(recipe, square_data(), tmp_path / "runs")
     assert "\n" not in str(info.value)
     run = next((tmp_path / "runs").iterdir())
     last = read_events(RunPaths(run).events)[-1]
-    assert last["event"] == "run_failed" and "\n" not in last["error"] and last["traceback"]
+    assert last["event"] == "run_failed" and last["error"] == "RuntimeError: loss exploded" and last["traceback"]
     assert run_status(run) == "failed" and not RunPaths(run).lock.exists()
+
+
+def test_arrays_of_the_wrong_size_are_refused_before_a_run_exists(tmp_path):
+    recipe = load_recipe("cnn3", ["epochs=1", "image_size=64"])
+    with pytest.raises(ValueError, match="32x32 but the recipe's image_size is 64"):
+        train(recipe, square_data(size=32), tmp_path / "runs")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_loader_orders_are_seeded_sharded_and_resumable():

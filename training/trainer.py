@@ -145,6 +145,9 @@ def _refuse_if_finished(run_dir: Path) -> None:
 
 def _load_data(recipe: Recipe, data, ctx, on_event) -> PreparedData:
     if isinstance(data, PreparedData):
+        side = data.train.images.shape[1:]
+        if tuple(side) != (recipe.image_size, recipe.image_size):
+            raise ValueError(f"arrays are {side[0]}x{side[1]} but the recipe's image_size is {recipe.image_size}")
         return data
 
     def progress(split: str, done: int, total: int) -> None:
