@@ -74,6 +74,9 @@ async def test_review_lists_errors_filters_and_saves_notes(run):
         await pilot.press("n", *"rib shadow", "enter")
         assert ReviewNotes(run).get(first).text == "rib shadow"
         assert "rib shadow" in str(table.get_row(first)[-1]) and "model wrong" in table.get_row(first)
+        await pilot.press("n", *" and more", "escape")  # Esc cancels the edit, and stays on the screen
+        assert ReviewNotes(run).get(first).text == "rib shadow" and isinstance(app.screen, ReviewScreen)
+        assert app.focused is table
         await pilot.press("down", "d")
         second = view.shown[1]["id"]
         assert ReviewNotes(run).get(second).verdict == "label doubtful"
