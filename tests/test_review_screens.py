@@ -169,11 +169,17 @@ async def test_review_opens_evaluation(run):
     app = Host(lambda: ReviewScreen(run))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        view = app.screen.query_one(ReviewView)
+        errors_at_half = len(view.shown)
         await pilot.press("e")
         await settle(pilot)
         assert isinstance(app.screen, EvaluationScreen)
-        await pilot.press("escape")
+        await pilot.press("x", *"0.99", "enter", "w", "escape")  # a screening threshold, saved
+        await pilot.pause()
         assert isinstance(app.screen, ReviewScreen)
+        assert view.threshold == load_threshold(run) < 0.5  # the list follows the new threshold
+        assert [c["id"] for c in view.shown] == [c["id"] for c in review_cases(run)]
+        assert len(view.shown) != errors_at_half
 
 
 def test_review_snapshot(run, snap_compare):

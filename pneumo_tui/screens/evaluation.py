@@ -256,9 +256,9 @@ class EvaluationView(Vertical, can_focus=True):
 
 
 class EvaluationScreen(Screen):
-    """EvaluationView as a full screen; Esc goes back."""
+    """EvaluationView as a full screen; Esc goes back (dismiss, so the opener can reload)."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [Binding("escape", "dismiss", "Back")]
 
     def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
         super().__init__(**kwargs)

@@ -384,13 +384,22 @@ class ReviewView(Vertical):
     def action_evaluation(self) -> None:
         from .evaluation import EvaluationScreen
 
-        self.app.push_screen(EvaluationScreen(self.run_dir))
+        # a threshold saved there changes which cases are errors: reload on the way back
+        self.app.push_screen(EvaluationScreen(self.run_dir), callback=lambda _: self.reload())
+
+    def reload(self) -> None:
+        """Re-read threshold, predictions and notes (e.g. after a new threshold was saved)."""
+        self.threshold = load_threshold(self.run_dir)
+        self.notes.load()
+        self.all_cases = self._cases(self.split)
+        self.query_one("#review-title", Static).update(self._title())
+        self.refresh_cases()
 
 
 class ReviewScreen(Screen):
     """ReviewView as a full screen; Esc goes back."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS = [Binding("escape", "dismiss", "Back")]
 
     def __init__(self, run_dir: Path, split: str = "test", **kwargs):
         super().__init__(**kwargs)
