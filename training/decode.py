@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -96,8 +97,10 @@ def _open(path: Path) -> Image.Image:
             # would otherwise print a stack-less but noisy line per file.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
-    except Image.DecompressionBombError:
-        raise UnreadableImage(f"decompression bomb: declared size exceeds {MAX_PIXELS} pixels") from None
+    except Image.DecompressionBombError as exc:  # PIL's own limit, above ours: report its numbers
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{found.group(1)} pixels" if found else "a huge size"
+        raise UnreadableImage(f"decompression bomb: declares {declared} (limit {MAX_PIXELS})") from None
     except UnidentifiedImageError:
         raise UnreadableImage("not an image (unrecognised format)") from None
     except PermissionError:
