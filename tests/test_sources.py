@@ -168,6 +168,18 @@ def test_dicom_in_folder_layout(tmp_path):
     assert c[0, 0] == 0 and c[0, 2] == 0 and c[0, 6] == 255 and 0 < c[0, 4] < 255
 
 
+def test_pydicom_sample_file_decodes(tmp_path):
+    pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    sample = get_testdata_file("CT_small.dcm")  # ships with pydicom; a real scanner file
+    (tmp_path / "NORMAL").mkdir()
+    (tmp_path / "NORMAL" / "ct.dcm").write_bytes(open(sample, "rb").read())
+    source = open_source(tmp_path)
+    image = source.load(source.records()[0])
+    assert image.shape == (128, 128) and image.dtype == np.uint8 and image.min() == 0 and image.max() == 255
+
+
 @needs_shared_data
 def test_shared_chest_xray_listing():
     source = open_source(SHARED_DATA / "chest_xray")
