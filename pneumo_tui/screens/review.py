@@ -125,6 +125,10 @@ class ReviewView(Vertical):
         self.refresh_cases()
         self.query_one("#review-cases", DataTable).focus()
 
+    def on_show(self) -> None:
+        # shown as a tab of the app: the list takes the keys at once
+        self.query_one("#review-cases", DataTable).focus()
+
     def _title(self) -> str:
         errors = [c for c in self.all_cases if c["kind"] in ("FN", "FP")]
         fn = sum(c["kind"] == "FN" for c in errors)
