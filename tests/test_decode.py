@@ -101,3 +101,15 @@ def test_resize_squash_and_letterbox():
 
 def test_stretch_constant_image_is_zero():
     assert stretch_to_uint8(np.full((3, 3), 7.0)).max() == 0
+
+
+def test_permission_denied_is_a_reason(tmp_path, monkeypatch):
+    # Tests run as root, who reads a chmod 000 file anyway: simulate the refusal.
+    gray_image().save(tmp_path / "locked.jpeg")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    with pytest.raises(UnreadableImage, match="permission denied"):
+        decode_image(tmp_path / "locked.jpeg")
