@@ -20,43 +20,43 @@ from .screens.runs import RunsView
 from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
 from .widgets.xray import set_image_protocol
+from .widgets.xray import set_image_protocol
 
 TABS = ("data", "train", "runs", "review")
 
 
 class ReviewPane(Vertical):
-    """Hosts the review screen of the run attached last (the review module is its own issue)."""
+    """Hosts the review of the run attached last (the review widgets are the review module's)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.run_dir: Path | None = None
+        self.reviewing = False  # a ReviewView is mounted (not a hint)
 
     def compose(self) -> ComposeResult:
-        yield Static("Attach a run on the Runs screen (3, Enter) to review its predictions.", id="review-hint")
+        yield Static("Attach a run on the Runs screen (3, Enter or r) to review its predictions.", id="review-hint")
 
-    def show_run(self, run_dir: Path) -> None:
-        if run_dir == self.run_dir:
+    def show_run(self, run_dir: Path | None = None) -> None:
+        """Review ``run_dir`` (or look again at the current one: its predictions appear when training ends)."""
+        run_dir = Path(run_dir) if run_dir is not None else self.run_dir
+        if run_dir is None or (run_dir == self.run_dir and self.reviewing):
             return
         self.run_dir = run_dir
-        widget = review_widget(run_dir)
-        if widget is None:
-            return
+        widget, self.reviewing = review_widget(run_dir)
         self.remove_children()
         self.mount(widget)
 
 
 def review_widget(run_dir: Path):
-    """The review helper's widget for ``run_dir``, or None when it is not available or has nothing to show."""
-    try:
-        from .screens.review import ReviewView  # a widget; ReviewScreen is the pushable screen
-    except ImportError:
-        return None
+    """(widget, is_review): the review of ``run_dir``, or a one-line reason why there is none yet."""
     if not (run_dir / "predictions.csv").is_file():
-        return Static(f"{run_dir.name}: no predictions yet (they are written when training ends).")
+        return Static(f"{run_dir.name}: no predictions yet (written when its training ends)."), False
     try:
-        return ReviewView(run_dir)
+        from .screens.review import ReviewView
+
+        return ReviewView(run_dir), True
     except Exception as exc:  # a broken run folder must not take the app down
-        return Static(f"Cannot review {run_dir.name}: {exc}")
+        return Static(f"Cannot review {run_dir.name}: {str(exc).splitlines()[0] if str(exc) else exc!r}"), False
 
 
 class PneumoApp(App):
@@ -86,6 +86,7 @@ class PneumoApp(App):
         self.runs_dir = Path(runs_dir)
         self.attach_to = Path(attach) if attach else None
         self.image_protocol = image_protocol
+        set_image_protocol(image_protocol)
         set_image_protocol(image_protocol)  # the review screens' X-ray views follow --image-protocol too
         self.poll_interval = poll_interval
         self.show_welcome = welcome
@@ -127,6 +128,8 @@ class PneumoApp(App):
         self._focus_tab(tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "review":
+            self.query_one(ReviewPane).show_run()
         self._focus_tab(event.pane.id or "")
         if event.pane.id in ("train", "runs"):
             self.query_one(f"#{event.pane.id}-view").tick()  # catch up at once, not a second later
@@ -156,5 +159,10 @@ class PneumoApp(App):
     def attach(self, run_dir: Path) -> None:
         """Follow ``run_dir`` live on the Train screen (and make it the run to review)."""
         self.query_one(TrainView).follow(Path(run_dir))
-        self.query_one(ReviewPane).show_run(Path(run_dir))
+        self.query_one(ReviewPane).run_dir = Path(run_dir)
+        self.query_one(ReviewPane).reviewing = False
         self.action_show_tab("train")
+
+    def review(self, run_dir: Path) -> None:
+        self.query_one(ReviewPane).show_run(Path(run_dir))
+        self.action_show_tab("review")

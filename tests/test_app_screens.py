@@ -1,12 +1,16 @@
 """Pilot tests: every screen of the app driven by keys."""
 
 import html
+import os
 import re
+import subprocess
 from pathlib import Path
 
+import pytest
 from textual.widgets import TabbedContent
 
 from pneumo_tui.app import PneumoApp
+from pneumo_tui.launch import pneumo_command
 from pneumo_tui.screens.help import HelpScreen
 from pneumo_tui.screens.runs import RunsView, SmoothingSlider
 from pneumo_tui.screens.train import TrainView
@@ -135,3 +139,42 @@ async def test_escape_skips_the_welcome_screen():
         await pilot.press("escape")
         assert not isinstance(app.screen, WelcomeScreen)
         assert app.data is None
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory):
+    """A real finished run (tiny MLP on the synthetic demo set, one epoch) for the review tab."""
+    pytest.importorskip("training.trainer", reason="needs the training engine")
+    from training.demo import write_demo
+
+    tmp = tmp_path_factory.mktemp("review")
+    data = write_demo(tmp / "demo", per_class=12, size=64)
+    runs = tmp / "runs"
+    proc = subprocess.run(
+        pneumo_command() + ["train", "baseline", "--data", str(data), "--epochs", "1", "--image-size", "32",
+                            "--out", str(runs), "--set", "batch_size=8"],
+        capture_output=True, text=True, env={**os.environ, "PNEUMO_CACHE": str(tmp / "cache")}, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return runs
+
+
+async def test_review_and_evaluation_open_from_the_runs_screen(finished_runs):
+    from pneumo_tui.screens.evaluation import EvaluationScreen
+    from pneumo_tui.screens.review import ReviewView
+
+    app = _app(runs_dir=finished_runs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("4")
+        assert "Attach a run" in screen_text(app)
+        await pilot.press("3", "r")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "review"
+        assert app.query_one(ReviewView).run_dir.parent == finished_runs
+        await pilot.press("3", "e")
+        await pilot.pause()
+        assert isinstance(app.screen, EvaluationScreen)
+        await pilot.press("escape")
+        await pilot.press("c")  # compare needs two selected runs: says so
+        await pilot.pause()
+        assert not isinstance(app.screen, EvaluationScreen)

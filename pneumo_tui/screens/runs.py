@@ -68,6 +68,9 @@ class SmoothingSlider(Widget, can_focus=True):
 class RunsView(Vertical):
     BINDINGS = [
         Binding("enter", "attach", "Attach"),
+        Binding("r", "review", "Review"),
+        Binding("e", "evaluate", "Evaluate"),
+        Binding("c", "compare", "Compare 2"),
         Binding("space", "toggle", "Overlay", show=False),
         Binding("left_square_bracket", "smooth(-1)", "Smooth-"),
         Binding("right_square_bracket", "smooth(1)", "Smooth+"),
@@ -212,3 +215,37 @@ class RunsView(Vertical):
         run_id = table.current_run_id
         if run_id and run_id in table.summaries:
             self.app.attach(table.summaries[run_id].path)
+
+    def _current_path(self) -> Path | None:
+        table = self.query_one(RunTable)
+        run_id = table.current_run_id
+        return table.summaries[run_id].path if run_id in table.summaries else None
+
+    def action_review(self) -> None:
+        path = self._current_path()
+        if path is not None:
+            self.app.review(path)
+
+    def action_evaluate(self) -> None:
+        path = self._current_path()
+        if path is None:
+            return
+        if not (path / "predictions.csv").is_file():
+            self.notify(f"{path.name} has no predictions yet", severity="warning")
+            return
+        from .evaluation import EvaluationScreen
+
+        try:
+            self.app.push_screen(EvaluationScreen(path))
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+
+    def action_compare(self) -> None:
+        table = self.query_one(RunTable)
+        if len(table.selected) != 2:
+            self.notify("select exactly two runs with space to compare them", severity="warning")
+            return
+        from .compare import CompareScreen
+
+        a, b = (table.summaries[r].path for r in table.selected)
+        self.app.push_screen(CompareScreen(a, b))

@@ -15,31 +15,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 
-PROTOCOLS = ("auto", "sixel", "kitty", "halfcell", "none")
-
 
 def image_widget(image: PILImage.Image, protocol: str, **kwargs) -> Widget:
-    """An image widget for ``protocol``; ``none`` gives a text placeholder."""
-    if protocol == "none":
-        w, h = image.size
-        classes = " ".join(filter(None, ("image-placeholder", kwargs.pop("classes", None))))
-        return Static(f"X-ray {w}x{h}\n(images off)", classes=classes, **kwargs)
-    try:
-        from pneumo_tui.widgets.xray import image_class  # the review helper's renderer choice, when present
-    except ImportError:
-        image_class = _image_class
-    return image_class(protocol)(image, **kwargs)
+    """An X-ray widget for ``protocol`` (the review module's XRayView; ``none`` gives its text placeholder)."""
+    from .xray import XRayView
 
-
-def _image_class(protocol: str):
-    from textual_image import widget
-
-    return {
-        "auto": widget.Image,
-        "sixel": widget.SixelImage,
-        "kitty": widget.TGPImage,
-        "halfcell": widget.HalfcellImage,
-    }[protocol]
+    return XRayView(image, protocol=protocol, **kwargs)
 
 
 class SampleStrip(Vertical):
