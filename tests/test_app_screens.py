@@ -178,3 +178,31 @@ async def test_review_and_evaluation_open_from_the_runs_screen(finished_runs):
         await pilot.press("c")  # compare needs two selected runs: says so
         await pilot.pause()
         assert not isinstance(app.screen, EvaluationScreen)
+
+
+async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_path, monkeypatch):
+    from pneumo_tui.screens.data import DataView
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PNEUMO_DOWNLOAD_URL", "http://127.0.0.1:9/no-such-mirror.zip")  # fails at once, offline
+    app = _app(welcome=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "enter")  # download: the failure is one line on the screen
+        for _ in range(100):
+            if "Download failed" in _text(app.screen.query_one("#welcome-status")):
+                break
+            await pilot.pause(0.05)
+        assert "Download failed" in _text(app.screen.query_one("#welcome-status"))
+        await pilot.press("down", "enter")  # the synthetic demo set
+        view = app.query_one(DataView)
+        for _ in range(200):
+            if view.stats is not None:
+                break
+            await pilot.pause(0.05)
+        assert not isinstance(app.screen, WelcomeScreen)
+        assert (tmp_path / "demo-data" / "SYNTHETIC").exists()
+        assert view.stats["synthetic"] is True
+        assert "SYNTHETIC" in screen_text(app)
+        assert sum(len(v) for v in view.samples.values()) == 8  # 4 X-rays per class in the strip

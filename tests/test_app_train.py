@@ -55,3 +55,38 @@ async def test_training_started_in_the_app_survives_quitting(tmp_path):
     assert events[-1]["event"] == "run_finished" and events[-1]["reason"] == "completed"
     assert sum(e["event"] == "epoch" for e in events) == 3
     assert "finished" in RunPaths(run).log.read_text()  # the detached trainer's output went to the run's log
+
+
+async def test_stop_then_resume_from_the_train_screen(tmp_path):
+    from training.demo import write_demo
+
+    data = write_demo(tmp_path / "demo", per_class=12, size=64)
+    app = PneumoApp(data=data, runs_dir=tmp_path / "runs", welcome=False, image_protocol="none", poll_interval=0.3)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2")
+        app.query_one("#recipe", Select).value = "cnn3"
+        await pilot.pause()
+        _set(app, "#epochs", "20")
+        _set(app, "#image_size", "32")
+        _set(app, "#batch_size", "8")
+        app.query_one("#recipe").focus()
+        view = app.query_one(TrainView)
+        await pilot.press("s")
+
+        async def until(predicate, what, timeout=90.0):
+            deadline = time.monotonic() + timeout
+            while not predicate():
+                assert time.monotonic() < deadline, f"timed out waiting for {what}"
+                await pilot.pause(0.2)
+
+        await until(lambda: view.follower is not None and view.follower.series.epochs, "the first epoch")
+        await pilot.press("x")  # Stop: SIGINT, the trainer checkpoints and says so
+        await until(lambda: view.follower.status == "finished", "the stop")
+        assert view.follower.series.lifecycle["reason"] == "interrupted"
+        stopped_at = max(view.follower.series.epochs)
+        assert RunPaths(view.follower.run_dir).last_checkpoint.exists()
+        await pilot.press("R")  # Resume from the last checkpoint, same run folder
+        await until(lambda: view.follower.series.lifecycle["event"] == "run_resumed", "the resume")
+        await until(lambda: max(view.follower.series.epochs) > stopped_at, "a resumed epoch")
+        await pilot.press("x")
+        await until(lambda: view.follower.status == "finished", "the second stop")

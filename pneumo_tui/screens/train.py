@@ -144,6 +144,10 @@ class TrainView(Vertical):
         """Called once a second while this screen is visible."""
         if self.launched is not None and self.follower is None:
             self._pick_up_launched()
+        elif self.launched is not None and self.launched.exited() not in (None, 0):
+            # e.g. a resume refused: say why instead of following a run that will not move
+            self.message(f"pneumo train exited ({self.launched.exited()}): {self.launched.log_tail(1)}")
+            self.launched = None
         if self.follower is not None and self.follower.poll():
             self.refresh_view()
 

@@ -5,7 +5,6 @@ Dismisses with the chosen data path (or None when skipped).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from textual import work
@@ -16,9 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..launch import pneumo_command
-
 DEMO_DIR = Path("demo-data")
+DOWNLOAD_DIR = Path("data")
 
 
 def create_demo(target: Path) -> Path:
@@ -27,20 +25,11 @@ def create_demo(target: Path) -> Path:
     return Path(write_demo(target))
 
 
-def download_public(timeout: float = 3600) -> Path:
-    """``pneumo data download`` in a subprocess; returns the folder it reports (its last line)."""
-    proc = subprocess.run(
-        pneumo_command() + ["data", "download"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
-    )
-    lines = [line.strip() for line in (proc.stdout or "").splitlines() if line.strip()]
-    if proc.returncode != 0:
-        error = (proc.stderr or "").strip().splitlines()
-        raise RuntimeError(error[-1] if error else f"pneumo data download exited with {proc.returncode}")
-    for line in reversed(lines):
-        candidate = Path(line.split(": ")[-1])
-        if candidate.exists():
-            return candidate
-    raise RuntimeError("the download did not report where it put the data")
+def download_public(target: Path = DOWNLOAD_DIR, progress=None) -> Path:
+    """The public Kermany set, as ``pneumo data download kermany`` fetches it (resumable, checksum-verified)."""
+    from training.download import download_dataset
+
+    return Path(download_dataset("kermany", target, progress=progress))
 
 
 class WelcomeScreen(ModalScreen[Path | None]):
@@ -56,7 +45,7 @@ class WelcomeScreen(ModalScreen[Path | None]):
             yield Static("Pick how to get one (Enter), or Esc to look around without data.")
             yield OptionList(
                 Option("Open a folder or .npz file", id="open"),
-                Option("Download the public dataset (Kermany 2018)", id="download"),
+                Option(f"Download the public dataset (Kermany 2018, about 1.2 GB) into ./{DOWNLOAD_DIR}", id="download"),
                 Option(f"Create the synthetic demo set in ./{self.demo_dir}", id="demo"),
                 id="welcome-choices",
             )
@@ -77,7 +66,7 @@ class WelcomeScreen(ModalScreen[Path | None]):
             path_input.display = True
             path_input.focus()
         elif choice == "download":
-            self.status("Downloading (pneumo data download) ... this can take a while.")
+            self.status("Downloading the Kermany set ... this can take a while.")
             self._download()
         elif choice == "demo":
             self.status(f"Creating the synthetic demo set in {self.demo_dir} ...")
@@ -92,8 +81,17 @@ class WelcomeScreen(ModalScreen[Path | None]):
 
     @work(thread=True, exclusive=True)
     def _download(self) -> None:
+        shown = [-1]
+
+        def progress(done: int, total: int | None) -> None:
+            if done // 10**6 == shown[0]:
+                return  # one screen update per MB, not per chunk
+            shown[0] = done // 10**6
+            of = f" of {total / 1e6:.0f} MB" if total else ""
+            self.app.call_from_thread(self.status, f"Downloading: {done / 1e6:.0f} MB{of} (resumes if interrupted)")
+
         try:
-            path = download_public()
+            path = download_public(progress=progress)
         except Exception as exc:  # network down, no space...: say it on one line
             self.app.call_from_thread(self.status, f"Download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
             return
