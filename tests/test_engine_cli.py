@@ -1,0 +1,93 @@
+"""pneumo train / runs / eval / predict / models, in-process through typer's runner."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from pneumo_tui.cli import app
+from training.evaluate import evaluate_run
+from training.runstore import RunPaths
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def trained_run(demo_root, tmp_path):
+    result = runner.invoke(app, ["train", "cnn3", "--data", str(demo_root), "--epochs", "1", "--image-size", "32",
+                                 "--set", "batch_size=8", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    return tmp_path / "runs", result
+
+
+def test_train_prints_the_run_folder_and_plain_epoch_lines(trained_run):
+    runs, result = trained_run
+    (run,) = list(runs.iterdir())
+    assert result.stdout.strip().splitlines()[-1] == str(run)
+    assert "epoch 1/1  train_loss" in result.stderr  # not a terminal: one plain line per epoch
+    assert "[SYNTHETIC data]" in result.stderr
+
+
+def test_runs_and_eval_json(trained_run):
+    runs, _ = trained_run
+    listed = json.loads(runner.invoke(app, ["runs", "--runs", str(runs), "--json"]).stdout)
+    assert len(listed) == 1 and listed[0]["status"] == "finished" and listed[0]["model"] == "cnn3"
+    assert listed[0]["epochs_done"] == 1 and set(listed[0]["test"]) == {"accuracy", "sensitivity", "specificity", "auc"}
+
+    run_id = listed[0]["run_id"]
+    result = runner.invoke(app, ["eval", run_id[:15], "--runs", str(runs), "--json", "--threshold", "0.3"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert list(metrics) == ["accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
+                             "threshold", "n"]
+    assert metrics["threshold"] == 0.3 and metrics["n"] == 8
+    text = runner.invoke(app, ["eval", run_id, "--runs", str(runs), "--split", "val"]).stdout
+    assert "accuracy" in text and "predicted PNEUMONIA" in text
+
+
+def test_eval_without_predictions_reruns_the_best_checkpoint(trained_run):
+    runs, _ = trained_run
+    (run,) = list(runs.iterdir())
+    stored = evaluate_run(run)
+    RunPaths(run).predictions.unlink()
+    rerun = evaluate_run(run)
+    assert (stored["source"], rerun["source"]) == ("predictions.csv", "best.pt")
+    assert rerun["confusion"] == stored["confusion"] and rerun["auc"] == pytest.approx(stored["auc"], abs=1e-6)
+
+
+def test_predict_labels_each_image_and_reports_unreadable_ones(trained_run, demo_root, tmp_path):
+    runs, _ = trained_run
+    (run,) = list(runs.iterdir())
+    images = sorted((demo_root / "test" / "PNEUMONIA").glob("*.jpeg"))[:2]
+    broken = tmp_path / "broken.jpeg"
+    broken.write_bytes(b"not a jpeg")
+    result = runner.invoke(app, ["predict", str(run), *map(str, images), str(broken), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["path"] for r in rows] == [*map(str, images), str(broken)]
+    for row in rows[:2]:
+        assert 0 <= row["probability"] <= 1 and row["label"] in ("NORMAL", "PNEUMONIA") and row["error"] is None
+    assert rows[2]["probability"] is None and rows[2]["error"]
+
+
+def test_user_mistakes_are_one_line_errors(demo_root, tmp_path):
+    cases = [
+        ["train", "cnn3", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "runs")],
+        ["train", "cnn3", "--data", str(demo_root), "--set", "epoch=2", "--out", str(tmp_path / "runs")],
+        ["train", "nope", "--data", str(demo_root), "--out", str(tmp_path / "runs")],
+        ["train", "--resume", "nothing-here", "--out", str(tmp_path)],
+        ["eval", "nothing-here", "--runs", str(tmp_path)],
+    ]
+    for args in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir())  # no run folder for a run that cannot start
+
+
+def test_models_lists_the_zoo_with_parameters():
+    rows = json.loads(runner.invoke(app, ["models", "--json"]).stdout)
+    counts = {r["name"]: r["parameters"] for r in rows}
+    assert counts["cnn3"] == 8_768_257 and "resnet_small" in counts
+    assert all(r["description"] for r in rows)
