@@ -11,6 +11,7 @@ training device.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -108,8 +109,9 @@ def prepare_data(
     if val is None:
         raise DataError(f"{spec.path}: no validation images (val_fraction={val_fraction}, and no val split)")
     info = {
-        "path": str(spec.path),
-        "test_path": str(spec.test_path) if spec.test_path else None,
+        # Absolute, so that `--resume` and `pneumo eval` work from any directory.
+        "path": os.path.abspath(spec.path),
+        "test_path": os.path.abspath(spec.test_path) if spec.test_path else None,
         "source": source.name,
         "synthetic": bool(source.synthetic or (test_source is not None and test_source.synthetic)),
         "val_fraction": val_fraction,

@@ -123,8 +123,11 @@ def resume_run(
             data = DataSpec(Path(info["path"]), Path(info["test_path"]) if info.get("test_path") else None)
         setup = device_setup(device or ctx.device(), recipe.amp, recipe.channels_last)
         data = _load_data(recipe, data, ctx, on_event)
+        last = RunPaths(run_dir).last_checkpoint
+        if not last.is_file():
+            raise TrainingFailed(f"{run_dir.name} stopped before its first checkpoint; nothing to resume, train it again")
         state = new_state(recipe, data, setup, ctx)
-        state.restore(load_checkpoint(RunPaths(run_dir).last_checkpoint))
+        state.restore(load_checkpoint(last))
         return _run(run_dir, state, data, setup, ctx, on_event, config=None)
     finally:
         distributed.shutdown(ctx)
