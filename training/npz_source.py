@@ -42,8 +42,11 @@ class NpzSource(DataSource):
         return self._arrays[f"{split}_images"]
 
     def load(self, record: Record, draft: int | None = None) -> np.ndarray:
+        # The id names the array the image lives in; record.split may have been
+        # reassigned since (train <-> val by the validation split).
+        array = record.id.split("/", 1)[0]
         try:
-            image = self._arrays[f"{record.split}_images"][record.index]
+            image = self._arrays[f"{array}_images"][record.index]
         except (KeyError, IndexError, TypeError):
             raise UnreadableImage(f"no image {record.id} in {self.root.name}") from None
         return as_gray8(image)
