@@ -151,3 +151,21 @@ def test_augmentation_is_batched_affine_and_keeps_shape():
     theta = AffineAugment(rotation=20, zoom=0.2, width_shift=0.2, height_shift=0.2).random_matrices(1000, "cpu")
     assert theta.shape == (1000, 2, 3)
     assert theta[:, :, 2].abs().max() <= 0.4 + 1e-6  # shifts of at most 0.2 of the side
+
+
+def test_prepare_data_on_an_npz_keeps_every_image_and_the_right_pixels(tmp_path):
+    from training.data import prepare_data
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 40), ("val", 4), ("test", 8)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(n, 1)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **arrays)
+    data = prepare_data(DataSpec(path), image_size=28, val_fraction=0.25)
+    assert len(data.train) + len(data.val) == 44 and len(data.test) == 8
+    for split in (data.train, data.val):
+        for record, pixels in zip(split.records, split.images):
+            origin, index = record.id.split("/")
+            assert np.array_equal(pixels, arrays[f"{origin}_images"][int(index)])
