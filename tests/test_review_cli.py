@@ -73,6 +73,13 @@ def test_review_bad_input_is_one_line(tmp_path):
     run = write_run(tmp_path / "run-b", n_test=0)
     result = invoke("review", run)
     assert result.exit_code == 1 and "no test rows" in result.output
+    run = write_run(tmp_path / "run-c")
+    text = (run / "predictions.csv").read_text().splitlines()
+    bad = next(i for i, line in enumerate(text) if ",test," in line)
+    text[bad] = text[bad].replace(",test,1,", ",test,yes,").replace(",test,0,", ",test,no,")
+    (run / "predictions.csv").write_text("\n".join(text) + "\n")
+    result = invoke("review", run)
+    assert result.exit_code == 1 and "malformed predictions.csv" in result.output and "Traceback" not in result.output
 
 
 def test_threshold_is_chosen_on_validation_only(tmp_path):

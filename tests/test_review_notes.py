@@ -77,3 +77,12 @@ def test_export_csv(tmp_path):
     rows = list(csv.DictReader(open(out, newline="")))
     assert [(r["id"], r["kind"], r["verdict"], r["note"]) for r in rows] == [
         ("a", "FP", "", ""), ("b", "FN", "model wrong", 'says "normal", clearly not')]
+
+
+def test_two_reviewers_do_not_erase_each_other(tmp_path):
+    first, second = ReviewNotes(tmp_path), ReviewNotes(tmp_path)  # e.g. two open apps
+    first.set("a", "agree")
+    second.set("b", "unsure", "check lateral")
+    first.set("c", "model wrong")
+    final = ReviewNotes(tmp_path)
+    assert {k: n.verdict for k, n in final.notes.items()} == {"a": "agree", "b": "unsure", "c": "model wrong"}

@@ -65,9 +65,10 @@ class ReviewNotes:
 
     def set(self, case_id: str, verdict: str | None = ..., text: str | None = None) -> Note:
         """Change the verdict and/or the note of a case and save at once."""
-        old = self.get(case_id)
         if verdict is not ... and verdict is not None and verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r}; one of: {', '.join(VERDICTS)}")
+        self._merge_from_disk()
+        old = self.get(case_id)
         note = Note(
             verdict=old.verdict if verdict is ... else verdict,
             text=old.text if text is None else text,
@@ -76,6 +77,18 @@ class ReviewNotes:
         self.notes[case_id] = note
         self.save()
         return note
+
+    def _merge_from_disk(self) -> None:
+        """Take in notes another reviewer (another app or process) saved since we loaded."""
+        mine = dict(self.notes)
+        self.load()
+        if self.problem:  # unreadable now: keep what we have; save() moves the bad file aside
+            self.notes = mine
+            return
+        for case_id, note in mine.items():
+            theirs = self.notes.get(case_id)
+            if theirs is None or (note.updated or 0) > (theirs.updated or 0):
+                self.notes[case_id] = note
 
     def save(self) -> None:
         if self.problem and self.path.exists():
