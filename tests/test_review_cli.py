@@ -155,6 +155,10 @@ def test_review_json_on_a_trained_run(tmp_path, monkeypatch):
     test_rows = [r for r in read_predictions(run) if r["split"] == "test"]
     assert len(everything) == len(test_rows)
     assert all((c["probability"] >= thr) == (c["kind"] in ("TP", "FP")) for c in everything)
+    report = invoke("report", run, "--out", tmp_path / "report", "--n-boot", "200")
+    assert report.exit_code == 0, report.output
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "checkpoint of epoch" in text and "SYNTHETIC DATA" in text
     # the images of a real run load (paths in predictions.csv are relative to where training ran)
     from training.review_cases import CaseImages
 

@@ -18,7 +18,7 @@ from .bootstrap import bootstrap_cis
 from .fileio import atomic_write_bytes, atomic_write_text
 from .metrics import binary_metrics
 from .review_cases import CaseImages, labels_and_probabilities, load_rows, review_cases, split_rows
-from .runstore import RunPaths, load_config
+from .runstore import RunPaths, load_config, summarize_run
 from .thresholds import pr_curve, roc_curve
 
 WHITE, BLACK, GREY, LIGHT = (255, 255, 255), (20, 20, 20), (120, 120, 120), (225, 225, 225)
@@ -188,6 +188,14 @@ def _threshold_info(run_dir: Path) -> dict:
         return {"threshold": 0.5, "how": "default 0.5 (no operating point chosen yet)"}
 
 
+def _best_epoch_text(run_dir: Path) -> str:
+    summary = summarize_run(run_dir)
+    if summary.best_epoch is None:
+        return ""
+    value = f", {summary.best_metric} {summary.best_value:.4f}" if summary.best_value is not None else ""
+    return f"; checkpoint of epoch {summary.best_epoch} (best on validation{value})"
+
+
 def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, n_shown) -> str:
     data = config.get("data") or {}
     synthetic = bool(data.get("synthetic"))
@@ -197,7 +205,8 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
         out += ["> **SYNTHETIC DATA.** This run used generated demo images, not radiographs. "
                 "Nothing here says anything about real chest X-rays.", ""]
     out += [
-        f"- Model: `{config.get('model', '?')}`; data: `{data.get('source') or data.get('path') or '?'}`",
+        f"- Model: `{config.get('model', '?')}`; data: `{data.get('source') or data.get('path') or '?'}`"
+        + _best_epoch_text(run_dir),
         f"- Evaluated on the **{split}** split: {metrics['n']} images "
         f"({c['tp'] + c['fn']} PNEUMONIA, {c['tn'] + c['fp']} NORMAL)",
         f"- Operating point: probability >= **{threshold_info['threshold']:.3f}** is called PNEUMONIA "
