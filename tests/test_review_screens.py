@@ -36,7 +36,12 @@ class Host(App):
 
 
 @pytest.fixture
-def run(tmp_path):
+def run(tmp_path, monkeypatch):
+    from textual_image._terminal import CellSize, get_cell_size
+
+    # textual-image sizes pictures by the terminal's cell size, queried once when run from a real terminal:
+    # pin the default (10x20 px) so the snapshots are the same in a terminal, under CI and in tmux
+    monkeypatch.setattr(get_cell_size, "_result", CellSize(10, 20), raising=False)
     before = get_image_protocol()
     set_image_protocol("halfcell")  # deterministic in any terminal, and what the snapshots show
     yield write_run(tmp_path / "run-a")
