@@ -1,6 +1,8 @@
 """Review and Evaluation screens, driven by Pilot in a tiny host app (no dependency on app.py)."""
 
 import json
+
+import numpy as np
 from pathlib import Path
 
 import pytest
@@ -128,9 +130,16 @@ async def test_gradcam_overlay_is_computed_in_a_worker_with_the_caveat(run):
         assert CAVEAT in status and "saliency is not localisation" in status
         assert xray.has_heatmap and xray.show_overlay
         assert xray.render_pil().mode == "RGB"
-        await pilot.press("down")  # a new case gets its own map
+        await pilot.press("down", "down", "down")  # moving on quickly: each case gets its own map
         await settle(pilot)
         assert xray.has_heatmap
+        from training.checkpoint import load_model_from_run
+        from training.gradcam import explain_image
+
+        view = app.screen.query_one(ReviewView)
+        model, _ = load_model_from_run(run)
+        expected = explain_image(model, view.images.load(view.selected), 32).heatmap
+        assert np.allclose(xray._heatmap, expected, atol=1e-5)
 
 
 async def test_gradcam_without_a_checkpoint_says_why(run):

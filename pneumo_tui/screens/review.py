@@ -7,6 +7,7 @@ at the run's saved threshold (``threshold.json``, else 0.5).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from textual import work
@@ -15,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import get_current_worker
 
 from training.operating_point import load_threshold
 from training.review_cases import CaseImages, confidence, review_cases
@@ -99,6 +101,7 @@ class ReviewView(Vertical):
         self.selected: dict | None = None
         self._model = None  # loaded on the first Grad-CAM
         self._cams: dict[str, object] = {}
+        self._cam_lock = threading.Lock()
 
     def _cases(self, split: str) -> list[dict]:
         return review_cases(self.run_dir, split, include_correct=True, threshold=self.threshold, notes=self.notes)
@@ -358,9 +361,13 @@ class ReviewView(Vertical):
         try:
             from training.gradcam import explain_image
 
-            model, config = self._load_model()
-            recipe = config.get("recipe") or {}
-            result = explain_image(model, pixels, int(recipe.get("image_size", 200)), recipe.get("fit", "squash"))
+            # one at a time: hooks live on the shared model, two threads would read each other's activations
+            with self._cam_lock:
+                if get_current_worker().is_cancelled:
+                    return  # the reviewer moved on while we waited
+                model, config = self._load_model()
+                recipe = config.get("recipe") or {}
+                result = explain_image(model, pixels, int(recipe.get("image_size", 200)), recipe.get("fit", "squash"))
         except Exception as exc:  # no checkpoint, a model without convolutions...: say why
             self.app.call_from_thread(self._gradcam_failed, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return
