@@ -1,10 +1,9 @@
 """Review and Evaluation screens, driven by Pilot in a tiny host app (no dependency on app.py)."""
 
 import json
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from textual.app import App
@@ -246,8 +245,6 @@ async def test_image_protocol_none_and_missing_images(run):
 
 
 def test_window_level_zoom_and_overlay_pixels():
-    import numpy as np
-
     from pneumo_tui.widgets.xray import apply_window, blend_heatmap, zoom_crop
 
     ramp = np.arange(256, dtype=np.uint8)[None, :]
