@@ -332,9 +332,11 @@ def train_one_epoch(state: TrainState, loader: BatchLoader, epoch: int, setup: D
         state.global_step += 1
 
         n = len(batch.indices)
-        loss_value = loss.item()  # waits for the device: the step's time below is real
+        correct = ((logits.detach() > 0).float() == batch.labels).sum()
+        # One device sync per step, which also makes the step's time below real.
+        loss_value, n_correct = torch.stack([loss.detach(), correct.float()]).tolist()
         sums["loss_sum"] += loss_value * n
-        sums["correct"] += int(((logits.detach() > 0).float() == batch.labels).sum().item())
+        sums["correct"] += int(n_correct)
         sums["seen"] += n
         seconds, tick = time.perf_counter() - tick, time.perf_counter()
         sums["seconds"] += seconds
