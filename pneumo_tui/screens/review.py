@@ -27,7 +27,7 @@ from ..widgets.xray import XRayView
 KIND_FILTERS = ("errors", "FN", "FP")
 SORTS = ("most confident first", "least confident first", "by id")
 VERDICT_KEYS = {"m": "model wrong", "d": "label doubtful", "u": "unsure", "a": "agree"}
-CAVEAT = "Grad-CAM: saliency is not localisation"
+CAVEAT = "saliency is not localisation"
 
 
 class ReviewView(Vertical):
@@ -43,7 +43,7 @@ class ReviewView(Vertical):
     ReviewView #review-side { width: 2fr; min-width: 30; padding: 0 1; }
     ReviewView #review-case { height: 4; }
     ReviewView #review-xray { height: 1fr; }
-    ReviewView #review-view-status { height: 2; color: $text-muted; }
+    ReviewView #review-view-status { height: 3; color: $text-muted; }
     ReviewView #review-view-status.caveat { color: $warning; }
     ReviewView #review-note { display: none; }
     ReviewView #review-note.editing { display: block; }
@@ -223,7 +223,8 @@ class ReviewView(Vertical):
         status = self.query_one("#review-view-status", Static)
         text = xray.describe()
         if xray.show_overlay:
-            text += f"\n{CAVEAT}" + ("" if xray.has_heatmap else f" · {self._cam_state}")
+            state = "on" if xray.has_heatmap else self._cam_state
+            text += f"\nGrad-CAM {state} · {CAVEAT}"
         status.set_class(xray.show_overlay, "caveat")
         status.update(text)
 

@@ -197,10 +197,7 @@ class XRayView(Widget):
         if self._pixels is None:
             return "no image"
         h, w = self._pixels.shape
-        parts = [f"{w}x{h}", f"level {self.level:.0f} window {self.window:.0f}", f"zoom {self.zoom:.1f}x"]
-        if self.show_overlay:
-            parts.append("Grad-CAM on" if self._heatmap is not None else "Grad-CAM pending")
-        return "  ".join(parts)
+        return f"{w}x{h} · level {self.level:.0f} window {self.window:.0f} · zoom {self.zoom:.1f}x"
 
     def _placeholder_text(self) -> str:
         return f"[X-ray {self.describe()}]\n(images off: --image-protocol none)"
