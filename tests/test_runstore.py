@@ -70,3 +70,15 @@ def test_status_and_summary(tmp_path):
     assert summary.epochs_done == 1 and summary.epochs_planned == 2
     assert summary.val_auc == 0.8
     assert summary.test["accuracy"] == 0.9
+
+
+def test_resolve_run_by_path_prefix_and_clear_errors(tmp_path):
+    from training.runstore import resolve_run
+
+    run = new_run_dir(tmp_path, "cnn3")
+    RunPaths(run).config.write_text("{}")
+    assert resolve_run(run) == run
+    assert resolve_run(run.name[:10], tmp_path) == run
+    for bad in (tmp_path / "nope", "/absolutely/not/a/run", "nothing-like-this"):
+        with pytest.raises(FileNotFoundError, match="run"):
+            resolve_run(bad, tmp_path)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import re
 import time
@@ -96,7 +97,9 @@ def resolve_run(ref: str | Path, runs_dir: Path = DEFAULT_RUNS_DIR) -> Path:
     path = Path(ref)
     if is_run_dir(path):
         return path
-    candidates = sorted(p for p in Path(runs_dir).glob(f"{ref}*") if is_run_dir(p))
+    if path.is_absolute() or len(path.parts) > 1:
+        raise FileNotFoundError(f"{ref} is not a run folder (no config.json or events.jsonl)")
+    candidates = sorted(p for p in Path(runs_dir).glob(f"{glob.escape(str(ref))}*") if is_run_dir(p))
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
