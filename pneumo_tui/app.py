@@ -62,11 +62,12 @@ def review_widget(run_dir: Path):
 class PneumoApp(App):
     TITLE = "pneumo-tui"
     CSS_PATH = "styles/app.tcss"
+    # The tab bar already shows 1-4; a short footer is also a cheaper one (it is rebuilt on every focus change).
     BINDINGS = [
-        Binding("1", "show_tab('data')", "Data"),
-        Binding("2", "show_tab('train')", "Train"),
-        Binding("3", "show_tab('runs')", "Runs"),
-        Binding("4", "show_tab('review')", "Review"),
+        Binding("1", "show_tab('data')", "Data", show=False),
+        Binding("2", "show_tab('train')", "Train", show=False),
+        Binding("3", "show_tab('runs')", "Runs", show=False),
+        Binding("4", "show_tab('review')", "Review", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("o", "open_data", "Open data", show=False),
         Binding("q", "quit", "Quit"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from training.events import EventFollower
 from training.lock import read_holder
-from training.runstore import RunPaths, load_config, run_status
+from training.runstore import RunPaths, RunSummary, load_config, run_status
 
 # The per-epoch series the charts draw, in the order of the epoch event.
 EPOCH_METRICS = (
@@ -103,6 +103,7 @@ class RunFollower:
         self.config: dict = {}
         self._events = EventFollower(self.paths.events)
         self._recent_steps: list[tuple[float, int]] = []  # (time, global step)
+        self._best_checkpoint: dict | None = None
 
     @property
     def run_id(self) -> str:
@@ -149,6 +150,7 @@ class RunFollower:
         elif kind == "checkpoint" and event.get("kind") == "best":
             s.best_epoch = event.get("epoch")
             s.best_metric = event.get("metric")
+            self._best_checkpoint = event
         elif kind == "eval" and event.get("split"):
             s.evals[event["split"]] = event
         elif kind == "run_finished" and event.get("best_epoch") is not None:
@@ -171,6 +173,28 @@ class RunFollower:
         if isinstance(event.get("time"), (int, float)):
             self._recent_steps.append((event["time"], gs))
             del self._recent_steps[: -self.RATE_WINDOW]
+
+    def summary(self) -> RunSummary:
+        """What ``training.runstore.summarize_run`` says, from the series already read (no re-read)."""
+        s = self.series
+        best_ckpt = self._best_checkpoint or {}
+        best_epoch = best_ckpt.get("epoch")
+        test = s.evals.get("test", {})
+        return RunSummary(
+            path=self.run_dir,
+            run_id=self.run_dir.name,
+            status=self.status,
+            model=self.model,
+            epochs_done=len(s.epochs),
+            epochs_planned=self.config.get("recipe", {}).get("epochs") or s.started.get("epochs"),
+            best_metric=best_ckpt.get("metric"),
+            best_value=best_ckpt.get("value"),
+            best_epoch=best_epoch,
+            val_auc=s.epochs.get(best_epoch, {}).get("val_auc") if best_epoch is not None else None,
+            test={k: test[k] for k in ("accuracy", "sensitivity", "specificity", "auc") if k in test},
+            started=s.started.get("time"),
+            synthetic=bool(self.config.get("data", {}).get("synthetic", False)),
+        )
 
     def progress(self) -> Progress:
         s = self.series

@@ -56,7 +56,7 @@ def images_per_s(events: list[dict]) -> float:
     return statistics.mean(rates)
 
 
-def key_latencies(run: Path, runs: Path, rounds: int) -> list[float]:
+def key_latencies(run: Path, runs: Path, rounds: int) -> list[tuple[str, float]]:
     """Key press to screen update, as a terminal sees it.
 
     The app runs in a pseudo-terminal (120x40) like under ssh/tmux; we write a
@@ -102,7 +102,7 @@ def key_latencies(run: Path, runs: Path, rounds: int) -> list[float]:
                 os.write(master, key)
                 last = drain(quiet, 3)
                 if last is not None:
-                    out.append((last - sent) * 1000)
+                    out.append((key.decode(), (last - sent) * 1000))
     finally:
         os.write(master, b"q")
         time.sleep(0.3)
@@ -128,6 +128,9 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--latency-only", action="store_true")
+    parser.add_argument("--light-writer", action="store_true",
+                        help="latency while tests/app_run_writer.py (20 events/s, no torch) writes the run: the app's own cost")
     args = parser.parse_args()
 
     from training.demo import write_demo
@@ -140,17 +143,27 @@ def main() -> None:
                     "recipe": "cnn3, 64 px, batch 16, synthetic demo set", "epochs": args.epochs}
 
     # 1. latency while following a live training
-    launched = start_training(train_settings(data, runs, max(args.epochs, 8)))
+    if args.light_writer:
+        from pneumo_tui.launch import launch
+
+        writer = [sys.executable, str(REPO / "tests" / "app_run_writer.py")]
+        launched = launch([str(runs), "--interval", "0.05", "--steps", "600"], runs, program=writer)
+        result["writer"] = "tests/app_run_writer.py, 20 events/s"
+    else:
+        launched = start_training(train_settings(data, runs, max(args.epochs, 8)))
+        result["writer"] = "pneumo train (both cores busy)"
     run = launched.wait_for_run_dir(timeout=120)
-    lat = key_latencies(run, runs, rounds=4)
+    per_key = key_latencies(run, runs, rounds=4)
     wait_finished(run)
-    lat.sort()
+    lat = sorted(ms for _, ms in per_key)
     result["key_latency_ms"] = {"n": len(lat), "median": round(statistics.median(lat), 1),
-                                "p95": round(lat[int(0.95 * (len(lat) - 1))], 1), "max": round(lat[-1], 1)}
+                                "p95": round(lat[int(0.95 * (len(lat) - 1))], 1), "max": round(lat[-1], 1),
+                                "median_per_key": {k: round(statistics.median(ms for kk, ms in per_key if kk == k), 1)
+                                                   for k in dict.fromkeys(k for k, _ in per_key)}}
 
     # 2. throughput, headless vs followed in tmux, alternating to spread machine noise
     headless, followed = [], []
-    for _ in range(args.repeats):
+    for _ in range(0 if args.latency_only else args.repeats):
         for mode in ("headless", "followed"):
             launched = start_training(train_settings(data, runs, args.epochs))
             run = launched.wait_for_run_dir(timeout=120)
@@ -161,8 +174,12 @@ def main() -> None:
                 if session:
                     subprocess.run(["tmux", "-L", session, "kill-server"], check=False)
             (headless if mode == "headless" else followed).append(rate)
-    result["images_per_s"] = {"headless": [round(r, 1) for r in headless], "followed_in_tmux": [round(r, 1) for r in followed],
-                              "ratio": round(statistics.mean(followed) / statistics.mean(headless), 3)}
+    if headless:
+        result["images_per_s"] = {
+            "headless": [round(r, 1) for r in headless],
+            "followed_in_tmux": [round(r, 1) for r in followed],
+            "ratio": round(statistics.mean(followed) / statistics.mean(headless), 3),
+        }
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -149,3 +149,12 @@ def test_run_colours_are_stable_and_log_ticks_read_as_values():
     fmt = LogAxisFormatter()
     ticks = fmt.get_ticks(math.log10(0.05), math.log10(2.0))
     assert fmt.get_labels_for_ticks(ticks)[:3] == ["0.05", "0.1", "0.2"]
+
+
+def test_summary_matches_the_run_store(tmp_path):
+    from training.runstore import summarize_run
+
+    for run in FIXTURES.iterdir():
+        follower = RunFollower(run)
+        follower.poll()
+        assert follower.summary().to_json() == summarize_run(run).to_json()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,7 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from training.runstore import list_runs
+from training.runstore import is_run_dir
 
 from ..follow import RunFollower
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
@@ -26,7 +25,7 @@ from ..widgets.run_table import RunTable
 
 OVERLAY_METRICS = ("val_auc", "val_loss", "val_accuracy", "val_sensitivity", "val_specificity", "train_loss")
 SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
-TABLE_REFRESH_TICKS = 5  # list_runs reads every log; once every few seconds is plenty for the table
+SCAN_TICKS = 5  # look for new run folders every few seconds; known runs are polled every tick
 
 
 def _short_id(run_id: str) -> str:
@@ -72,10 +71,10 @@ class RunsView(Vertical):
         Binding("e", "evaluate", "Evaluate"),
         Binding("c", "compare", "Compare 2"),
         Binding("space", "toggle", "Overlay", show=False),
-        Binding("left_square_bracket", "smooth(-1)", "Smooth-"),
-        Binding("right_square_bracket", "smooth(1)", "Smooth+"),
-        Binding("m", "next_metric", "Metric"),
-        Binding("l", "toggle_log", "Log"),
+        Binding("left_square_bracket", "smooth(-1)", "Smooth-", show=False),  # these four are on the controls line
+        Binding("right_square_bracket", "smooth(1)", "Smooth+", show=False),
+        Binding("m", "next_metric", "Metric", show=False),
+        Binding("l", "toggle_log", "Log", show=False),
         Binding("v", "cycle_chart", "Next chart", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
@@ -101,27 +100,36 @@ class RunsView(Vertical):
         self.reload_now()
         self._show_controls()
 
-    # ---- the table
+    # ---- the table: one incremental follower per run, so a refresh reads only what was appended
+
+    def _scan(self) -> None:
+        if not self.runs_dir.is_dir():
+            return
+        for path in sorted(p for p in self.runs_dir.iterdir() if p.is_dir() and is_run_dir(p)):
+            if path.name not in self.followers:
+                self.followers[path.name] = RunFollower(path)
 
     def reload_now(self) -> None:
-        self.query_one(RunTable).show_runs(list_runs(self.runs_dir))
+        self._scan()
+        for follower in self.followers.values():
+            follower.poll()
+        self._show_table()
         self._redraw()
+
+    def _show_table(self) -> None:
+        self.query_one(RunTable).show_runs([f.summary() for f in self.followers.values()])
 
     def action_reload(self) -> None:
         self.reload_now()
 
-    @work(thread=True, exclusive=True, group="runs-table")
-    def _reload_in_thread(self) -> None:
-        summaries = list_runs(self.runs_dir)
-        self.app.call_from_thread(self.query_one(RunTable).show_runs, summaries)
-
     def tick(self) -> None:
         self._ticks += 1
-        if self._ticks % TABLE_REFRESH_TICKS == 0:
-            self._reload_in_thread()
-        if any([f.poll() for f in self.followers.values()]):
-            self._drawn = None
-        self._redraw()
+        if self._ticks % SCAN_TICKS == 0:
+            self._scan()
+        changed = [f.poll() for f in self.followers.values()]
+        if any(changed):
+            self._show_table()
+            self._redraw()
 
     # ---- overlay
 
@@ -138,15 +146,6 @@ class RunsView(Vertical):
         self._redraw()
 
     def _followers_for(self, run_ids: list[str]) -> list[RunFollower]:
-        table = self.query_one(RunTable)
-        for run_id in run_ids:
-            if run_id not in self.followers and run_id in table.summaries:
-                follower = RunFollower(table.summaries[run_id].path)
-                follower.poll()
-                self.followers[run_id] = follower
-        for run_id in list(self.followers):  # forget runs no longer shown
-            if run_id not in run_ids:
-                del self.followers[run_id]
         return [self.followers[r] for r in run_ids if r in self.followers]
 
     def _redraw(self) -> None:

@@ -69,7 +69,7 @@ class TrainView(Vertical):
         Binding("R", "resume", "Resume"),
         Binding("v", "cycle_chart", "Next chart", show=False),
         Binding("l", "toggle_log", "Log loss", show=False),
-        Binding("d", "detach", "Detach", show=False),
+        Binding("d", "detach", "Detach"),
     ]
 
     def __init__(self, data: Path | None, runs_dir: Path, **kwargs):

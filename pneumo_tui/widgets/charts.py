@@ -143,6 +143,7 @@ class CurveChart(Vertical):
         self.drawn_points = 0  # points handed to the plot on the last draw (tests check downsampling)
         self._hint = ""
         self._shown_title: Text | None = None
+        self._signature: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="chart-title")
@@ -170,6 +171,13 @@ class CurveChart(Vertical):
         ylimits: tuple[float | None, float | None] = (None, None),
         title: str | None = None,
     ) -> None:
+        signature = (
+            tuple((c.label, c.colour, len(c.x), c.x[-1] if c.x else None, c.y[-1] if c.y else None) for c in curves),
+            smoothing, log, mark_x, ylimits, title,
+        )
+        if signature == self._signature:
+            return  # same data as drawn: a redraw would cost a full re-render for nothing
+        self._signature = signature
         self._curves, self._smoothing, self._log, self._mark_x, self._ylimits = curves, smoothing, log, mark_x, ylimits
         if title is not None:
             self.title = title

@@ -21,7 +21,7 @@ def _num(value) -> str:
 class RunTable(DataTable):
     """Rows keyed by run id; space toggles a run into the overlay (its colour swatch shows it)."""
 
-    BINDINGS = [("space", "toggle_selected", "Select")]
+    BINDINGS = [("space", "toggle_selected", "Overlay")]
 
     class SelectionChanged(Message):
         """The set of runs picked for the overlay changed."""
