@@ -52,18 +52,36 @@ class DataSpec:
     test_path: Path | None = None
 
 
-@dataclass
 class PreparedData:
-    train: SplitData
-    val: SplitData
-    test: SplitData | None
-    info: dict  # config.json "data": path, test_path, source, synthetic, val_fraction, split_seed, n_*
+    """Train and val arrays, and the test split, which is loaded on first use.
+
+    The test images are read only when ``.test`` is first asked for (the
+    trainer's final evaluation), so that nothing during training can look at
+    them. ``info["n_test"]`` counts the listed test images without loading them.
+    """
+
+    def __init__(self, train: SplitData, val: SplitData, test: "SplitData | Callable[[], SplitData | None] | None",
+                 info: dict):
+        self.train, self.val = train, val
+        self.info = info  # config.json "data": path, test_path, source, synthetic, val_fraction, split_seed, n_*
+        self._test = None if callable(test) else test
+        self._load_test = test if callable(test) else None
+
+    @property
+    def test(self) -> SplitData | None:
+        if self._load_test is not None:
+            self._test, self._load_test = self._load_test(), None
+        return self._test
+
+    @property
+    def test_loaded(self) -> bool:
+        return self._load_test is None
 
 
 def arrays_data(train: SplitData, val: SplitData, test: SplitData | None = None, **info) -> PreparedData:
     """Data already in memory (tests, benchmarks): no source, no cache."""
     info = {"path": None, "test_path": None, "source": "arrays", "synthetic": True, **info}
-    return PreparedData(train, val, test, _with_counts(info, train, val, test))
+    return PreparedData(train, val, test, _with_counts(info, train, val, len(test) if test is not None else 0))
 
 
 def prepare_data(
@@ -73,11 +91,16 @@ def prepare_data(
     val_fraction: float = 0.1,
     split_seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    val_split: str = "auto",
 ) -> PreparedData:
-    """Open the source(s), split, and load every split through the preprocessing cache.
+    """Open the source(s), split, and load train and val through the preprocessing cache
+    (test only when first used: see ``PreparedData``).
 
-    ``progress(split, done, total)`` reports caching. Raises DataError with a
-    one-line message when the data cannot be used.
+    ``val_split``: "carve" a patient-grouped val from train (+ official val),
+    keep the data's "official" val, or "auto": official for a PneumoniaMNIST
+    .npz (MedMNIST's benchmark split, 524 images), carved otherwise (Kermany's
+    official val is 16 images). ``progress(split, done, total)`` reports
+    caching. Raises DataError with a one-line message when the data cannot be used.
     """
     from .cache import cache_dir_for, cached_images
     from .sources import open_source
@@ -88,8 +111,10 @@ def prepare_data(
     test_source = open_source(spec.test_path) if spec.test_path else None
     if test_source is not None:
         records = [r for r in records if r.split != "test"]  # --test-data replaces the source's own test split
+    keep_official = val_split == "official" or (val_split == "auto" and source.kind == "npz")
     # The val assignment is stored beside the cache: every run on this data gets the same one.
-    records = with_validation_split(records, fraction=val_fraction, seed=split_seed, store=cache_dir_for(source.root))
+    records = with_validation_split(records, fraction=val_fraction, seed=split_seed, keep_official_val=keep_official,
+                                    store=cache_dir_for(source.root))
     by_split = {name: [r for r in records if r.split == name] for name in ("train", "val", "test")}
     if test_source is not None:
         by_split["test"] = _test_records(test_source.records())
@@ -103,7 +128,6 @@ def prepare_data(
 
     train = load("train", source, by_split["train"])
     val = load("val", source, by_split["val"])
-    test = load("test", test_source or source, by_split["test"])
     if train is None or len(set(train.labels.tolist())) < 2:
         raise DataError(f"{spec.path}: training needs images of both classes in the train split")
     if val is None:
@@ -116,8 +140,10 @@ def prepare_data(
         "synthetic": bool(source.synthetic or (test_source is not None and test_source.synthetic)),
         "val_fraction": val_fraction,
         "split_seed": split_seed,
+        "val_split": "official" if keep_official else "carved",
     }
-    return PreparedData(train, val, test, _with_counts(info, train, val, test))
+    test = lambda: load("test", test_source or source, by_split["test"])  # noqa: E731 - read at the end only
+    return PreparedData(train, val, test, _with_counts(info, train, val, len(by_split["test"])))
 
 
 def _test_records(records: list[Record]) -> list[Record]:
@@ -126,8 +152,8 @@ def _test_records(records: list[Record]) -> list[Record]:
     return tests or [replace(r, split="test") for r in records]
 
 
-def _with_counts(info: dict, train, val, test) -> dict:
-    return {**info, "n_train": len(train), "n_val": len(val), "n_test": len(test) if test is not None else 0}
+def _with_counts(info: dict, train, val, n_test: int) -> dict:
+    return {**info, "n_train": len(train), "n_val": len(val), "n_test": n_test}
 
 
 @dataclass

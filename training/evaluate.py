@@ -61,7 +61,8 @@ def _rerun_best(run_dir: Path, split: str):
     model, _ = load_model_from_run(run_dir, "best")
     spec = DataSpec(Path(info["path"]), Path(info["test_path"]) if info.get("test_path") else None)
     data = prepare_data(spec, recipe["image_size"], recipe.get("fit", "squash"),
-                        info.get("val_fraction", 0.1), info.get("split_seed", 0))
+                        info.get("val_fraction", 0.1), info.get("split_seed", 0),
+                        val_split=recipe.get("val_split", "auto"))
     chosen = {"train": data.train, "val": data.val, "test": data.test}.get(split)
     if chosen is None or len(chosen) == 0:
         raise EvaluationError(f"{run_dir.name}: its data has no {split} split")

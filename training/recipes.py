@@ -30,6 +30,7 @@ class Recipe:
     fit: str = "squash"
     val_fraction: float = 0.1
     split_seed: int = 0
+    val_split: str = "auto"  # carve | official | auto (official for a .npz, carved otherwise)
     # optimisation
     epochs: int = 10
     batch_size: int = 32
@@ -53,6 +54,9 @@ class Recipe:
     best_metric: str = "val_loss"
     early_stopping_metric: str = "val_loss"
     early_stopping_patience: int = 3
+    # operating point, chosen on val at the end: "0.5" (any number), "youden", "sensitivity>=0.95"
+    threshold: str = "0.5"
+    tta: int = 1  # test-time augmentation: views averaged in the final val/test predictions (1 = none)
     # model options
     pretrained: bool = False
     dropout: float = 0.5
@@ -74,6 +78,7 @@ _CHOICES = {
     "optimizer": ("adam", "adamw", "sgd"),
     "scheduler": ("plateau", "cosine", "none"),
     "class_weights": ("balanced", "none"),
+    "val_split": ("auto", "carve", "official"),
 }
 _VAL_METRICS = ("val_loss", "val_accuracy", "val_precision", "val_sensitivity", "val_specificity", "val_f1", "val_auc")
 
@@ -188,4 +193,12 @@ def _validated(recipe: Recipe) -> Recipe:
         raise RecipeError("recipe key 'val_fraction' must be in [0, 1)")
     if recipe.lr <= 0:
         raise RecipeError("recipe key 'lr' must be positive")
+    if not 1 <= recipe.tta <= 8:
+        raise RecipeError("recipe key 'tta' must be 1..8 views (1 = no test-time augmentation)")
+    from .operating_point import parse_threshold_rule
+
+    try:
+        parse_threshold_rule(recipe.threshold)
+    except ValueError as exc:
+        raise RecipeError(f"recipe key 'threshold': {exc}") from None
     return recipe

@@ -72,9 +72,9 @@ def run_study(
     prepared: dict[tuple, PreparedData] = {}  # one cache load per image size
     rows = []
     for recipe in recipes:
-        key = (recipe.image_size, recipe.fit, recipe.val_fraction, recipe.split_seed)
+        key = (recipe.image_size, recipe.fit, recipe.val_fraction, recipe.split_seed, recipe.val_split)
         if key not in prepared:
-            prepared[key] = prepare_data(data, *key)
+            prepared[key] = prepare_data(data, *key[:4], val_split=recipe.val_split)
         start = time.perf_counter()
         run_dir = train(recipe, prepared[key], runs_dir, on_event=on_event, device=device,
                         command=f"pneumo study (model {recipe.model})")

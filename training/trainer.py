@@ -6,8 +6,11 @@
 A run folder grows while training (see training.runstore): config.json first,
 then events.jsonl one line per step / epoch / checkpoint, checkpoints/last.pt
 after every epoch and best.pt whenever the recipe's validation metric
-improves. The test split is touched once, after the last epoch, with the best
-checkpoint: its probabilities go to predictions.csv and an ``eval`` event.
+improves. After the last epoch the best checkpoint predicts val, the recipe's
+``threshold`` rule picks the operating point on those predictions
+(threshold.json), and only then are the test images read, once: their
+probabilities go to predictions.csv and an ``eval`` event at that threshold
+(with the figures at 0.5 beside them in ``at_0_5``).
 
 Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes last.pt and ends
 with run_finished(reason="interrupted"); ``resume_run`` continues from that
@@ -43,11 +46,12 @@ from .inference import predict_split
 from .lock import RunLocked, holder_alive, read_holder
 from .metrics import binary_metrics
 from .models import build_model, count_parameters
-from .operating_point import load_threshold
+from .operating_point import DEFAULT_THRESHOLD, choose_threshold, load_threshold, save_threshold
 from .optim import EarlyStopping, LRSchedule, build_optimizer, is_better
 from .recipes import Recipe, recipe_from_dict
 from .runlog import RunLog, SilentLog
 from .runstore import DEFAULT_RUNS_DIR, RunPaths, load_config, new_run_dir, resolve_run
+from .tta import predict_views
 
 # Seconds to sleep after every step: lets tests (and demos of the live view) catch a run mid-epoch.
 STEP_DELAY_ENV = "PNEUMO_STEP_DELAY"
@@ -158,7 +162,8 @@ def _load_data(recipe: Recipe, data, ctx, on_event) -> PreparedData:
             on_event({"event": "data_progress", "split": split, "done": done, "total": total})
 
     def prepare() -> PreparedData:
-        return prepare_data(data, recipe.image_size, recipe.fit, recipe.val_fraction, recipe.split_seed, progress)
+        return prepare_data(data, recipe.image_size, recipe.fit, recipe.val_fraction, recipe.split_seed, progress,
+                            recipe.val_split)
 
     # Rank 0 builds the cache first, so that ranks never write the same cache files at once.
     prepared = prepare() if ctx.is_main else None
@@ -387,22 +392,53 @@ def validate(state: TrainState, split: SplitData, setup: DeviceSetup) -> dict:
 
 
 def final_evaluation(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: RunLog) -> None:
-    """The best checkpoint on val and, for the first and only time, on test."""
+    """The best checkpoint on val, the operating point chosen on val, then test for the first and only time."""
     if not ctx.is_main:
         return
     best = load_checkpoint(log.paths.best_checkpoint)
     state.model.load_state_dict(best["model"])
-    threshold = load_threshold(log.run_dir)
-    rows, evals = [], []
-    for name, split in (("val", data.val), ("test", data.test)):
-        if split is None or len(split) == 0:
-            continue
-        probabilities, _ = predict_split(state.model, split, setup, state.recipe.eval_batch_size)
-        rows += prediction_rows(name, split, probabilities)
-        evals.append({"split": name, **binary_metrics(split.labels, probabilities, threshold)})
+    val_probabilities = final_probabilities(state, data.val, setup)
+    threshold, how = operating_point(state.recipe, data.val.labels, val_probabilities, log.run_dir)
+    rows = prediction_rows("val", data.val, val_probabilities)
+    evals = [eval_fields("val", data.val.labels, val_probabilities, threshold, how)]
+    if state.recipe.tta > 1:  # what the views add, on val: the evidence for (or against) them
+        single, _ = predict_split(state.model, data.val, setup, state.recipe.eval_batch_size)
+        evals[0]["single_view"] = _headline(binary_metrics(data.val.labels, single, 0.5))
+    test = data.test  # the first read of any test image (see PreparedData)
+    if test is not None and len(test):
+        test_probabilities = final_probabilities(state, test, setup)
+        rows += prediction_rows("test", test, test_probabilities)
+        evals.append(eval_fields("test", test.labels, test_probabilities, threshold, how))
     log.write_predictions(rows)  # before the eval events: a reader who sees them finds the file
     for metrics in evals:
         log.event("eval", **metrics)
+
+
+def final_probabilities(state: TrainState, split: SplitData, setup: DeviceSetup) -> np.ndarray:
+    if state.recipe.tta > 1:
+        return predict_views(state.model, split, setup, state.recipe.tta, state.recipe.eval_batch_size)
+    return predict_split(state.model, split, setup, state.recipe.eval_batch_size)[0]
+
+
+def operating_point(recipe: Recipe, val_labels, val_probabilities, run_dir: Path) -> tuple[float, str]:
+    """The recipe's threshold rule applied to val, saved as the run's threshold.json
+    (the default 0.5 writes nothing, and keeps a threshold a user already saved)."""
+    threshold, how = choose_threshold(recipe.threshold, val_labels, val_probabilities)
+    if how == "fixed by the recipe" and threshold == DEFAULT_THRESHOLD:
+        saved = load_threshold(run_dir)
+        return saved, how if saved == threshold else "threshold.json"
+    save_threshold(run_dir, threshold, how, rule=recipe.threshold, n_val=len(val_labels), tta=recipe.tta)
+    return threshold, how
+
+
+def eval_fields(split: str, labels, probabilities, threshold: float, how: str) -> dict:
+    """An eval event: the metrics at the run's operating point, plus the headline ones at 0.5."""
+    return {"split": split, **binary_metrics(labels, probabilities, threshold), "threshold_how": how,
+            "at_0_5": _headline(binary_metrics(labels, probabilities, 0.5))}
+
+
+def _headline(metrics: dict) -> dict:
+    return {k: metrics[k] for k in ("accuracy", "sensitivity", "specificity", "auc", "threshold")}
 
 
 def prediction_rows(split_name: str, split: SplitData, probabilities: np.ndarray) -> list[dict]:
@@ -435,7 +471,7 @@ def run_started_fields(run_dir: Path, state: TrainState, data: PreparedData, set
         "image_size": r.image_size,
         "n_train": len(data.train),
         "n_val": len(data.val),
-        "n_test": len(data.test) if data.test is not None else 0,
+        "n_test": data.info.get("n_test", 0),  # counted, not loaded: test is read after training
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "amp": setup.amp,
