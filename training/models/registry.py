@@ -55,4 +55,4 @@ def count_parameters(model: nn.Module) -> int:
 
 def _load_zoo() -> None:
     # Importing the modules runs their @register decorators.
-    from . import modern, study  # noqa: F401
+    from . import compact, modern, study  # noqa: F401
