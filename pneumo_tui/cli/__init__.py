@@ -24,9 +24,9 @@ def _root() -> None:
     """A terminal workbench for pediatric pneumonia chest X-ray classifiers."""
 
 
-from . import data_commands, review_commands, study_commands, train_commands, tui_command  # noqa: E402
+from . import data_commands, repeat_commands, review_commands, study_commands, train_commands, tui_command  # noqa: E402
 
-for module in (data_commands, train_commands, study_commands, review_commands, tui_command):
+for module in (data_commands, train_commands, study_commands, repeat_commands, review_commands, tui_command):
     module.register(app)
 
 
