@@ -69,12 +69,13 @@ def _value(metric: str, x: float) -> str:
 
 def print_summary(summary: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
     runs = summary["runs"]
     for point, title in (("at_threshold", "at the val-chosen threshold"), ("at_0_5", "at threshold 0.5")):
-        table = Table(title=f"test, {len(runs)} seeds, {title} (mean +- sd; per run: value [bootstrap 95% CI])")
+        table = Table(title=escape(f"test, {len(runs)} seeds, {title} (mean +- sd; per run: value [bootstrap 95% CI])"))
         table.add_column("metric")
         table.add_column("mean +- sd", justify="right")
         for run in runs:
