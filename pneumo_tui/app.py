@@ -12,14 +12,17 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane, Tabs
+from textual.css.query import NoMatches
+from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
 from .screens.data import DataView
 from .screens.help import HelpScreen
 from .screens.runs import RunsView
 from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
+from .widgets.keybar import KeyBar
 from .widgets.xray import set_image_protocol
+from .widgets.keybar import KeyBar
 from .widgets.xray import set_image_protocol
 
 TABS = ("data", "train", "runs", "review")
@@ -83,6 +86,8 @@ class PneumoApp(App):
         welcome: bool = True,
     ):
         super().__init__()
+        # No animations: over SSH every animation frame is a screen update sent down the wire.
+        self.animation_level = "none"
         self.data = Path(data) if data else None
         self.runs_dir = Path(runs_dir)
         self.attach_to = Path(attach) if attach else None
@@ -103,7 +108,7 @@ class PneumoApp(App):
                 yield RunsView(self.runs_dir, id="runs-view")
             with TabPane("4 Review", id="review"):
                 yield ReviewPane(id="review-pane")
-        yield Footer()
+        yield KeyBar(id="keybar")
 
     def on_mount(self) -> None:
         self.sub_title = str(self.data) if self.data else "no dataset"
@@ -138,7 +143,10 @@ class PneumoApp(App):
     def _focus_tab(self, tab: str) -> None:
         # Focus must move into the new pane: TabbedContent re-shows the pane holding the focus.
         target = {"data": "#data-body", "train": "#recipe", "runs": "#run-table"}.get(tab)
-        pane = self.query_one(f"TabPane#{tab}")
+        try:
+            pane = self.query_one(f"TabPane#{tab}")
+        except NoMatches:  # the app is closing
+            return
         focusable = pane.query_one(target) if target else next((w for w in pane.query("*") if w.focusable), None)
         (focusable or self.query_one(TabbedContent).query_one(Tabs)).focus()
 
