@@ -131,3 +131,25 @@ def test_an_npz_uses_its_official_val_unless_asked_to_carve(tmp_path):
     carved = prepare_data(DataSpec(path), image_size=28, val_fraction=0.25, val_split="carve")
     assert carved.info["val_split"] == "carved" and len(carved.train) + len(carved.val) == 46
     assert any(r.id.startswith("train/") for r in carved.val.records)
+
+
+def test_no_test_explores_on_val_only_and_says_so_in_config(demo_root, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pneumo_tui.cli import app
+
+    read = []
+    original = training.cache.cached_images
+    monkeypatch.setattr(training.cache, "cached_images",
+                        lambda source, records, *a, **k: read.extend(r.split for r in records) or original(source, records, *a, **k))
+    result = CliRunner().invoke(app, ["train", "cnn3", "--data", str(demo_root), "--no-test", "--epochs", "1",
+                                      "--image-size", "32", "--set", "batch_size=8", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run = next((tmp_path / "runs").iterdir())
+    assert "test" not in read and set(_evals(run)) == {"val"}
+    assert {r["split"] for r in read_predictions(run)} == {"val"}
+    config = json.loads(RunPaths(run).config.read_text())
+    assert config["data"]["use_test"] is False and config["data"]["n_test"] == 0
+    clash = CliRunner().invoke(app, ["train", "cnn3", "--data", str(demo_root), "--no-test", "--test-data",
+                                     str(demo_root), "--out", str(tmp_path / "runs")])
+    assert clash.exit_code == 1 and "--no-test" in clash.output

@@ -50,6 +50,7 @@ class DataSpec:
 
     path: Path
     test_path: Path | None = None
+    use_test: bool = True  # False: explore on val only; no test image is listed or read
 
 
 class PreparedData:
@@ -108,8 +109,8 @@ def prepare_data(
 
     source = open_source(spec.path)
     records = source.records()
-    test_source = open_source(spec.test_path) if spec.test_path else None
-    if test_source is not None:
+    test_source = open_source(spec.test_path) if spec.test_path and spec.use_test else None
+    if test_source is not None or not spec.use_test:
         records = [r for r in records if r.split != "test"]  # --test-data replaces the source's own test split
     keep_official = val_split == "official" or (val_split == "auto" and source.kind == "npz")
     # The val assignment is stored beside the cache: every run on this data gets the same one.
@@ -135,12 +136,13 @@ def prepare_data(
     info = {
         # Absolute, so that `--resume` and `pneumo eval` work from any directory.
         "path": os.path.abspath(spec.path),
-        "test_path": os.path.abspath(spec.test_path) if spec.test_path else None,
+        "test_path": os.path.abspath(spec.test_path) if spec.test_path and spec.use_test else None,
         "source": source.name,
         "synthetic": bool(source.synthetic or (test_source is not None and test_source.synthetic)),
         "val_fraction": val_fraction,
         "split_seed": split_seed,
         "val_split": "official" if keep_official else "carved",
+        "use_test": spec.use_test,
     }
     test = lambda: load("test", test_source or source, by_split["test"])  # noqa: E731 - read at the end only
     return PreparedData(train, val, test, _with_counts(info, train, val, len(by_split["test"])))

@@ -124,7 +124,8 @@ def resume_run(
             info = config.get("data", {})
             if not info.get("path"):
                 raise TrainingFailed(f"{run_dir} was trained on in-memory arrays; pass the data to resume it")
-            data = DataSpec(Path(info["path"]), Path(info["test_path"]) if info.get("test_path") else None)
+            data = DataSpec(Path(info["path"]), Path(info["test_path"]) if info.get("test_path") else None,
+                            use_test=info.get("use_test", True))
         setup = device_setup(device or ctx.device(), recipe.amp, recipe.channels_last)
         data = _load_data(recipe, data, ctx, on_event)
         last = RunPaths(run_dir).last_checkpoint

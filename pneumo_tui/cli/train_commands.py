@@ -52,6 +52,7 @@ def train(
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue a stopped run (folder or id in --out)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the recipe's seed."),
     device: Optional[str] = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
+    no_test: bool = typer.Option(False, "--no-test", help="Explore on val only: no test image is read, no test eval."),
 ) -> None:
     """Train MODEL with its recipe; prints the run folder."""
     from training.data import DataSpec
@@ -62,7 +63,7 @@ def train(
     reporter = progress_reporter()
     with user_errors(*_engine_errors()), reporter:
         if resume:
-            if model or data or epochs or image_size or overrides or seed is not None:
+            if model or data or epochs or image_size or overrides or seed is not None or no_test:
                 fail("--resume continues a run with its own recipe and data; give only --resume (and --out)")
             run_dir = resume_run(resume, out, on_event=reporter, device=device)
         else:
@@ -73,7 +74,10 @@ def train(
             changes += [f"image_size={image_size}"] if image_size is not None else []
             changes += [f"seed={seed}"] if seed is not None else []
             recipe = load_recipe(model, changes)
-            run_dir = train_run(recipe, DataSpec(data, test_data), out, on_event=reporter, device=device)
+            if no_test and test_data is not None:
+                fail("--no-test and --test-data contradict each other")
+            run_dir = train_run(recipe, DataSpec(data, test_data, use_test=not no_test), out, on_event=reporter,
+                                device=device)
     if reporter.is_main:
         print(run_dir)
     if reporter.finish_reason == "interrupted":
