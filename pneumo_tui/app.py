@@ -22,8 +22,6 @@ from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
 from .widgets.keybar import KeyBar
 from .widgets.xray import set_image_protocol
-from .widgets.keybar import KeyBar
-from .widgets.xray import set_image_protocol
 
 TABS = ("data", "train", "runs", "review")
 
@@ -65,7 +63,7 @@ def review_widget(run_dir: Path):
 class PneumoApp(App):
     TITLE = "pneumo-tui"
     CSS_PATH = "styles/app.tcss"
-    # The tab bar already shows 1-4; a short footer is also a cheaper one (it is rebuilt on every focus change).
+    # The tab bar already shows 1-4, so the key bar leaves them out.
     BINDINGS = [
         Binding("1", "show_tab('data')", "Data", show=False),
         Binding("2", "show_tab('train')", "Train", show=False),
@@ -92,7 +90,6 @@ class PneumoApp(App):
         self.runs_dir = Path(runs_dir)
         self.attach_to = Path(attach) if attach else None
         self.image_protocol = image_protocol
-        set_image_protocol(image_protocol)
         set_image_protocol(image_protocol)  # the review screens' X-ray views follow --image-protocol too
         self.poll_interval = poll_interval
         self.show_welcome = welcome

@@ -1,7 +1,6 @@
 """Start a training from the Train screen, quit the app: the detached run still finishes."""
 
 import time
-from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Select
