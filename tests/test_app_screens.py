@@ -3,6 +3,7 @@
 import html
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -206,3 +207,29 @@ async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_pat
         assert view.stats["synthetic"] is True
         assert "SYNTHETIC" in screen_text(app)
         assert sum(len(v) for v in view.samples.values()) == 8  # 4 X-rays per class in the strip
+
+
+async def test_data_screen_warns_and_lists_duplicates_and_unreadable_files(tmp_path, monkeypatch):
+    from pneumo_tui.screens.data import DataView, ProblemList
+    from training.demo import write_demo
+
+    monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path / "cache"))
+    data = write_demo(tmp_path / "demo", per_class=12, size=64)
+    normal = sorted((data / "train" / "NORMAL").iterdir())
+    shutil.copy(normal[0], data / "test" / "NORMAL" / "copy-of-a-train-image.jpeg")
+    (data / "train" / "NORMAL" / "broken.jpeg").write_bytes(b"not a jpeg")
+    app = _app(data=data)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(DataView)
+        for _ in range(200):
+            if view.stats is not None:
+                break
+            await pilot.pause(0.05)
+        text = screen_text(app)
+        assert "! 1 duplicates" in text and "! 1 unreadable files" in text
+        await pilot.press("w")
+        assert isinstance(app.screen, ProblemList)
+        listing = "\n".join(str(o.prompt) for o in app.screen.query_one("#problem-list").options)
+        assert "copy-of-a-train-image.jpeg" in listing and "broken.jpeg" in listing
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ProblemList)

@@ -89,8 +89,8 @@ def _as_list(value) -> list:
 def describe_item(item) -> str:
     if isinstance(item, str):
         return item
-    if isinstance(item, dict):
-        return "  ".join(f"{k}={_short(v)}" for k, v in item.items())
+    if isinstance(item, dict):  # checksums identify, but say nothing to a reader
+        return "  ".join(f"{k}={_short(v)}" for k, v in item.items() if k != "md5")
     if isinstance(item, (list, tuple)):
         return ", ".join(_short(v) for v in item)
     return str(item)
