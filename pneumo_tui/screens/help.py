@@ -14,7 +14,7 @@ KEYS = {
         ("1 2 3 4", "Data, Train, Runs, Review screens (or click the tabs)"),
         ("?", "this help"),
         ("o", "open a dataset (folder or .npz), download, or create the demo set"),
-        ("q / ctrl+c", "quit (trainings keep running)"),
+        ("q / ctrl+q", "quit (trainings keep running)"),
     ],
     "Data": [
         ("w", "list the problems: patients in several splits, duplicates, unreadable files"),
