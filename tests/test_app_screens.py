@@ -233,3 +233,22 @@ async def test_data_screen_warns_and_lists_duplicates_and_unreadable_files(tmp_p
         assert "copy-of-a-train-image.jpeg" in listing and "broken.jpeg" in listing
         await pilot.press("escape")
         assert not isinstance(app.screen, ProblemList)
+
+
+async def test_long_series_are_downsampled_to_the_chart_width(tmp_path):
+    import json
+
+    run = tmp_path / "runs" / "20260101-030000-long"
+    run.mkdir(parents=True)
+    lines = [json.dumps({"event": "run_started", "time": 0, "epochs": 1, "steps_per_epoch": 20000, "model": "long"})]
+    lines += [json.dumps({"event": "step", "time": g, "epoch": 1, "step": g, "global_step": g, "loss": 1 / g, "lr": 0.1,
+                          "images_per_s": 1.0}) for g in range(1, 20001)]
+    (run / "events.jsonl").write_text("\n".join(lines) + "\n")
+    app = _app(runs_dir=tmp_path / "runs", attach=run)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        chart = app.query_one("#chart-steps", CurveChart)
+        assert len(app.query_one(TrainView).follower.series.step_x) == 20000
+        columns = chart.plot.size.width - chart.plot.margin_left
+        # raw (faint) + smoothed curve, each at most two points (min, max) per column
+        assert 0 < chart.drawn_points <= 2 * 2 * columns
