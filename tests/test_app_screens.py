@@ -252,3 +252,26 @@ async def test_long_series_are_downsampled_to_the_chart_width(tmp_path):
         columns = chart.plot.size.width - chart.plot.margin_left
         # raw (faint) + smoothed curve, each at most two points (min, max) per column
         assert 0 < chart.drawn_points <= 2 * 2 * columns
+
+
+async def test_every_screen_renders_with_no_color(monkeypatch, tmp_path):
+    from training.demo import write_demo
+
+    monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path / "cache"))
+    data = write_demo(tmp_path / "demo", per_class=6, size=64)
+    monkeypatch.setenv("NO_COLOR", "1")  # Textual reads (and removes) it when the app is created
+    app = _app(data=data, attach=CNN3, image_protocol="halfcell")
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "finished" in screen_text(app)
+        await pilot.press("3")
+        assert "stale (writer died)" in screen_text(app)  # the status is in words, not only in colour
+        await pilot.press("4", "1")
+        for _ in range(100):
+            if app.query_one("#data-view").stats is not None:
+                break
+            await pilot.pause(0.05)
+        assert "SYNTHETIC" in screen_text(app)
+        await pilot.press("question_mark")
+        assert "Keys" in screen_text(app)

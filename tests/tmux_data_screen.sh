@@ -17,7 +17,7 @@ tmux_() { tmux -L "$session" "$@"; }
 cleanup() { tmux_ kill-server 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 tmux_ new -d -s "$session" -x 120 -y 40 \
-  "cd '$work' && NO_COLOR=1 PNEUMO_CACHE='$work/cache' TERM=xterm-256color '$pneumo' tui --data '$data' --runs '$work/runs' --image-protocol halfcell"
+  "cd '$work' && NO_COLOR=1 PNEUMO_CACHE='$work/cache' TERM=xterm-256color '$pneumo' tui --data '$data' --runs '$repo/tests/fixtures/recorded_runs' --image-protocol halfcell"
 
 for _ in $(seq 1 120); do
   sleep 0.5
@@ -25,6 +25,11 @@ for _ in $(seq 1 120); do
   row="$(grep -E '^\s*test\s' <<<"$screen" | head -n 1 || true)"
   if grep -qw 234 <<<"$row" && grep -qw 390 <<<"$row"; then
     echo "found: $row"
+    # the charts must draw in this terminal too (NO_COLOR included): the Runs screen on the recorded runs
+    tmux_ send-keys -t "$session" 3
+    sleep 1.5
+    screen="$(tmux_ capture-pane -p -t "$session")"
+    grep -q "stale (writer died)" <<<"$screen" || { echo "the Runs screen did not draw:"; echo "$screen"; exit 1; }
     exit 0
   fi
 done

@@ -15,9 +15,34 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import Static
+from textual_hires_canvas import Canvas
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter, NumericAxisFormatter
+
+
+def _tolerate_unsized_canvases() -> None:
+    """Give every plot canvas a styled blank line before its first layout.
+
+    textual-hires-canvas answers a canvas not sized yet with ``Strip.blank(0)``,
+    a segment without a style, and Textual's NO_COLOR (monochrome) filter fails
+    on that. Patched once here so that every PlotWidget in the app (the review
+    screens' too) works with NO_COLOR.
+    """
+    if getattr(Canvas.render_line, "_pneumo_patched", False):
+        return
+    original = Canvas.render_line
+
+    def render_line(self, y: int) -> Strip:
+        strip = original(self, y)
+        return strip if strip.cell_length else Strip.blank(self.size.width, self.rich_style)
+
+    render_line._pneumo_patched = True
+    Canvas.render_line = render_line
+
+
+_tolerate_unsized_canvases()
 
 # Distinct on dark and light themes; a run keeps its colour on every screen and in every session.
 PALETTE = ("#4e9af1", "#f59e0b", "#10b981", "#ef4444", "#a855f7", "#14b8a6", "#eab308", "#ec4899")
