@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO))
 
 from pneumo_tui.app import PneumoApp  # noqa: E402
 from pneumo_tui.screens.data import DataView  # noqa: E402
+from pneumo_tui.screens.runs import RunsView  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "recorded_runs"
 SIZE = (120, 36)
@@ -27,6 +28,8 @@ SIZE = (120, 36)
 async def shoot(app: PneumoApp, path: Path, keys: list[str], wait_for_stats: bool = False) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.3)
+        while not app.query_one(RunsView).loaded:
+            await pilot.pause(0.1)
         if wait_for_stats:
             view = app.query_one(DataView)
             while view.stats is None and view.error is None:

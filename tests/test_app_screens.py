@@ -35,6 +35,16 @@ def _text(widget) -> str:
     return str(widget.render())
 
 
+async def wait_for_runs(pilot) -> None:
+    """The Runs table reads every log in a thread first; wait for it."""
+    view = pilot.app.query_one(RunsView)
+    for _ in range(300):
+        if view.loaded:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the runs table never loaded")
+
+
 def screen_text(app) -> str:
     """The screen as plain text (the SVG's text runs, unescaped)."""
     svg = app.export_screenshot()
@@ -92,6 +102,7 @@ async def test_train_screen_refuses_to_start_without_data():
 async def test_runs_screen_lists_overlays_and_attaches():
     app = _app()
     async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_runs(pilot)
         await pilot.press("3")
         table = app.query_one(RunTable)
         assert set(table.summaries) == {"20260101-000000-cnn3", "20260101-010000-mlp"}
@@ -166,6 +177,7 @@ async def test_review_and_evaluation_open_from_the_runs_screen(finished_runs):
 
     app = _app(runs_dir=finished_runs)
     async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_runs(pilot)
         await pilot.press("4")
         assert "Attach a run" in screen_text(app)
         await pilot.press("3", "r")
@@ -265,6 +277,7 @@ async def test_every_screen_renders_with_no_color(monkeypatch, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert "finished" in screen_text(app)
+        await wait_for_runs(pilot)
         await pilot.press("3")
         assert "stale (writer died)" in screen_text(app)  # the status is in words, not only in colour
         await pilot.press("4", "1")

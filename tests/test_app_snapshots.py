@@ -36,6 +36,17 @@ async def _wait_for_stats(pilot) -> None:
     await pilot.pause()
 
 
+async def _wait_for_runs(pilot) -> None:
+    from pneumo_tui.screens.runs import RunsView
+
+    view = pilot.app.query_one(RunsView)
+    for _ in range(300):
+        if view.loaded:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the runs table never loaded")
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_data_screen(snap_compare, demo_data, size):
     app = PneumoApp(data=demo_data, runs_dir=FIXTURES, welcome=False, poll_interval=0, image_protocol="halfcell")
@@ -51,4 +62,4 @@ def test_train_screen_on_a_recorded_run(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_runs_screen(snap_compare, size):
     app = PneumoApp(runs_dir=FIXTURES, welcome=False, poll_interval=0)
-    assert snap_compare(app, press=["3", "space", "down", "space"], terminal_size=size)
+    assert snap_compare(app, press=["3", "space", "down", "space"], terminal_size=size, run_before=_wait_for_runs)

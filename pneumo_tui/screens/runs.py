@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -85,6 +86,7 @@ class RunsView(Vertical):
         self.metric = OVERLAY_METRICS[0]
         self.log_scale = False
         self.followers: dict[str, RunFollower] = {}
+        self.loaded = False  # the first read of every log happens in a thread; until then the table is empty
         self._ticks = 0
         self._drawn: tuple | None = None
 
@@ -97,17 +99,33 @@ class RunsView(Vertical):
             yield CurveChart("Validation per epoch", integer_x=True, id="overlay-epochs")
 
     def on_mount(self) -> None:
-        self.reload_now()
         self._show_controls()
+        self._first_load()
 
     # ---- the table: one incremental follower per run, so a refresh reads only what was appended
 
-    def _scan(self) -> None:
+    def _new_followers(self) -> dict[str, RunFollower]:
         if not self.runs_dir.is_dir():
-            return
-        for path in sorted(p for p in self.runs_dir.iterdir() if p.is_dir() and is_run_dir(p)):
-            if path.name not in self.followers:
-                self.followers[path.name] = RunFollower(path)
+            return {}
+        paths = sorted(p for p in self.runs_dir.iterdir() if p.is_dir() and is_run_dir(p))
+        return {p.name: RunFollower(p) for p in paths if p.name not in self.followers}
+
+    def _scan(self) -> None:
+        self.followers.update(self._new_followers())
+
+    @work(thread=True, exclusive=True, group="runs-load")
+    def _first_load(self) -> None:
+        """Read every run's log once, off the UI thread: a folder of long runs is megabytes of JSON."""
+        followers = self._new_followers()
+        for follower in followers.values():
+            follower.poll()
+        self.app.call_from_thread(self._adopt, followers)
+
+    def _adopt(self, followers: dict[str, RunFollower]) -> None:
+        self.followers = {**followers, **self.followers}
+        self.loaded = True
+        self._show_table()
+        self._redraw()
 
     def reload_now(self) -> None:
         self._scan()
@@ -123,6 +141,8 @@ class RunsView(Vertical):
         self.reload_now()
 
     def tick(self) -> None:
+        if not self.loaded:
+            return
         self._ticks += 1
         if self._ticks % SCAN_TICKS == 0:
             self._scan()
