@@ -111,7 +111,8 @@ def prepare_data(
     records = source.records()
     test_source = open_source(spec.test_path) if spec.test_path and spec.use_test else None
     if test_source is not None or not spec.use_test:
-        records = [r for r in records if r.split != "test"]  # --test-data replaces the source's own test split
+        # --test-data replaces the source's own test split; --no-test drops it
+        records = [r for r in records if r.split != "test"]
     keep_official = val_split == "official" or (val_split == "auto" and source.kind == "npz")
     # The val assignment is stored beside the cache: every run on this data gets the same one.
     records = with_validation_split(records, fraction=val_fraction, seed=split_seed, keep_official_val=keep_official,
