@@ -39,7 +39,8 @@ def recipe_choices() -> list[tuple[str, dict]]:
     import tomllib
 
     out = []
-    for path in sorted(RECIPES_DIR.glob("*.toml")):
+    # The recommended recipe ("best") is offered first, the others alphabetically.
+    for path in sorted(RECIPES_DIR.glob("*.toml"), key=lambda p: (p.stem != "best", p.stem)):
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError):
