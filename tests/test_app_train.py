@@ -40,6 +40,10 @@ async def test_training_started_in_the_app_survives_quitting(tmp_path):
             assert time.monotonic() < deadline, f"no run folder: {launched.log_tail()}"
             await pilot.pause(0.2)
         run = view.follower.run_dir
+        # The folder appears before the trainer has written config.json; the follower picks it up on a later poll.
+        while not view.follower.config:
+            assert time.monotonic() < deadline, f"no config.json: {launched.log_tail()}"
+            await pilot.pause(0.2)
         assert view.follower.config.get("recipe", {}).get("image_size") == 48
         alive_at_quit = launched.exited() is None
         await pilot.press("q")
