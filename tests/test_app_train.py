@@ -60,8 +60,11 @@ async def test_training_started_in_the_app_survives_quitting(tmp_path):
     assert "finished" in RunPaths(run).log.read_text()  # the detached trainer's output went to the run's log
 
 
-async def test_stop_then_resume_from_the_train_screen(tmp_path):
+async def test_stop_then_resume_from_the_train_screen(tmp_path, monkeypatch):
     from training.demo import write_demo
+
+    # Slow steps (inherited by the detached trainer) so that early stopping cannot end the run before Stop lands.
+    monkeypatch.setenv("PNEUMO_STEP_DELAY", "0.5")
 
     data = write_demo(tmp_path / "demo", per_class=12, size=64)
     app = PneumoApp(data=data, runs_dir=tmp_path / "runs", welcome=False, image_protocol="none", poll_interval=0.3)
