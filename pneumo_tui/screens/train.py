@@ -88,7 +88,7 @@ class TrainView(Vertical):
 
     def compose(self) -> ComposeResult:
         names = list(self.recipes)
-        first = "cnn3" if "cnn3" in names else (names[0] if names else None)
+        first = names[0] if names else None  # the recommended recipe ("best") leads the list
         with Grid(id="train-form"):
             for text in ("model (recipe)", "epochs", "image", "batch", "lr"):
                 yield Label(text)
