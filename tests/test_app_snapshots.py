@@ -37,14 +37,9 @@ async def _wait_for_stats(pilot) -> None:
 
 
 async def _wait_for_runs(pilot) -> None:
-    from pneumo_tui.screens.runs import RunsView
+    from test_app_screens import wait_for_runs
 
-    view = pilot.app.query_one(RunsView)
-    for _ in range(300):
-        if view.loaded:
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the runs table never loaded")
+    await wait_for_runs(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
