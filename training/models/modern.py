@@ -39,17 +39,24 @@ class ResidualBlock(nn.Module):
 
 
 class ResNetSmall(nn.Module):
-    def __init__(self, widths=(24, 48, 96, 192), dropout: float = 0.3):
+    """Stem, residual stages (two blocks each, the first may halve), global pooling, one logit.
+
+    The defaults are ``resnet_small``: a strided 5x5 stem and every stage halving. Small images
+    (``resnet_tiny``) keep full resolution with a 3x3 stride-1 stem and a first stage that does not halve.
+    """
+
+    def __init__(self, widths=(24, 48, 96, 192), dropout: float = 0.3, stem_kernel: int = 5,
+                 stem_stride: int = 2, first_stride: int = 2):
         super().__init__()
         stem_width = widths[0]
         self.stem = nn.Sequential(
-            nn.Conv2d(1, stem_width, 5, stride=2, padding=2, bias=False),
+            nn.Conv2d(1, stem_width, stem_kernel, stride=stem_stride, padding=stem_kernel // 2, bias=False),
             nn.BatchNorm2d(stem_width),
             nn.ReLU(inplace=True),
         )
         stages, c_in = [], stem_width
-        for c_out in widths:
-            stages.append(ResidualBlock(c_in, c_out, stride=2))
+        for i, c_out in enumerate(widths):
+            stages.append(ResidualBlock(c_in, c_out, stride=first_stride if i == 0 else 2))
             stages.append(ResidualBlock(c_out, c_out, stride=1))
             c_in = c_out
         self.stages = nn.Sequential(*stages)
