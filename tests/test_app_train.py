@@ -17,6 +17,20 @@ def _set(app, selector: str, value: str) -> None:
     app.query_one(selector, Input).value = value
 
 
+async def _start_cnn3(app, pilot, epochs: str, image_size: str) -> TrainView:
+    """Fill the Train form for a small cnn3 run and press Start."""
+    await pilot.press("2")
+    app.query_one("#recipe", Select).value = "cnn3"
+    await pilot.pause()
+    _set(app, "#epochs", epochs)
+    _set(app, "#image_size", image_size)
+    _set(app, "#batch_size", "8")
+    view = app.query_one(TrainView)
+    view.query_one("#recipe").focus()
+    await pilot.press("s")
+    return view
+
+
 async def test_training_started_in_the_app_survives_quitting(tmp_path):
     from training.demo import write_demo
 
@@ -24,15 +38,7 @@ async def test_training_started_in_the_app_survives_quitting(tmp_path):
     runs = tmp_path / "runs"
     app = PneumoApp(data=data, runs_dir=runs, welcome=False, image_protocol="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("2")
-        app.query_one("#recipe", Select).value = "cnn3"
-        await pilot.pause()
-        _set(app, "#epochs", "3")
-        _set(app, "#image_size", "48")
-        _set(app, "#batch_size", "8")
-        view = app.query_one(TrainView)
-        view.query_one("#recipe").focus()
-        await pilot.press("s")
+        view = await _start_cnn3(app, pilot, epochs="3", image_size="48")
         launched = view.launched
         assert launched is not None
         deadline = time.monotonic() + 60
@@ -69,15 +75,7 @@ async def test_stop_then_resume_from_the_train_screen(tmp_path, monkeypatch):
     data = write_demo(tmp_path / "demo", per_class=12, size=64)
     app = PneumoApp(data=data, runs_dir=tmp_path / "runs", welcome=False, image_protocol="none", poll_interval=0.3)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("2")
-        app.query_one("#recipe", Select).value = "cnn3"
-        await pilot.pause()
-        _set(app, "#epochs", "20")
-        _set(app, "#image_size", "32")
-        _set(app, "#batch_size", "8")
-        app.query_one("#recipe").focus()
-        view = app.query_one(TrainView)
-        await pilot.press("s")
+        view = await _start_cnn3(app, pilot, epochs="20", image_size="32")
 
         async def until(predicate, what, timeout=90.0):
             deadline = time.monotonic() + timeout
