@@ -31,8 +31,12 @@ async def _start_cnn3(app, pilot, epochs: str, image_size: str) -> TrainView:
     return view
 
 
-async def test_training_started_in_the_app_survives_quitting(tmp_path):
+async def test_training_started_in_the_app_survives_quitting(tmp_path, monkeypatch):
     from training.demo import write_demo
+
+    # Slow steps (inherited by the detached trainer): the run must still be going when the app quits,
+    # however fast this machine reaches that point.
+    monkeypatch.setenv("PNEUMO_STEP_DELAY", "1.0")
 
     data = write_demo(tmp_path / "demo", per_class=12, size=64)
     runs = tmp_path / "runs"
