@@ -1,5 +1,6 @@
 """pneumo train / runs / eval / predict / models, in-process through typer's runner."""
 
+import csv
 import json
 
 import pytest
@@ -91,3 +92,16 @@ def test_models_lists_the_zoo_with_parameters():
     counts = {r["name"]: r["parameters"] for r in rows}
     assert counts["cnn3"] == 8_768_257 and "resnet_small" in counts
     assert all(r["description"] for r in rows)
+
+
+def test_predict_uses_the_runs_test_time_views(demo_root, tmp_path):
+    """A run with TTA chose its threshold on averaged views; predict must give the same probabilities."""
+    result = runner.invoke(app, ["train", "cnn3", "--data", str(demo_root), "--epochs", "1", "--image-size", "32",
+                                 "--set", "batch_size=8", "--set", "tta=3", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    (run,) = list((tmp_path / "runs").iterdir())
+    rows = [r for r in csv.DictReader(RunPaths(run).predictions.open()) if r["split"] == "test"]
+    predicted = runner.invoke(app, ["predict", str(run), *(r["path"] for r in rows), "--json"])
+    assert predicted.exit_code == 0, predicted.output
+    got = [p["probability"] for p in json.loads(predicted.stdout)]
+    assert got == pytest.approx([float(r["probability"]) for r in rows], abs=1e-5)

@@ -52,7 +52,7 @@ def _rerun_best(run_dir: Path, split: str):
     from .checkpoint import load_model_from_run
     from .data import DataSpec, prepare_data
     from .device import device_setup
-    from .inference import predict_split
+    from .tta import predict_views
 
     config = load_config(run_dir)
     info, recipe = config.get("data", {}), config.get("recipe", {})
@@ -67,5 +67,6 @@ def _rerun_best(run_dir: Path, split: str):
     if chosen is None or len(chosen) == 0:
         raise EvaluationError(f"{run_dir.name}: its data has no {split} split")
     setup = device_setup(None, amp=recipe.get("amp", True), channels_last=False)
-    probabilities, _ = predict_split(model.to(setup.device), chosen, setup)
+    # The run's own test-time views: the same probabilities its threshold was chosen on.
+    probabilities = predict_views(model.to(setup.device), chosen, setup, int(recipe.get("tta", 1) or 1))
     return chosen.labels, probabilities, "best.pt"

@@ -27,14 +27,15 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
     """One prediction per path, in order; an unreadable image is reported, not raised.
 
     Images go through the run's own preprocessing (grayscale, resized to its
-    image_size with its fit), so a prediction matches what the model saw in training.
+    image_size with its fit) and its own test-time views (``tta``), so a
+    probability is on the same scale as the one its threshold was chosen on.
     """
     import torch
 
     from .checkpoint import load_model_from_run
     from .data import SplitData
     from .device import device_setup
-    from .inference import predict_split
+    from .tta import predict_views
     from .operating_point import load_threshold
     from .records import Record
 
@@ -58,8 +59,9 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
         records = [Record(id=results[i].path, split="predict", label=0) for i in readable]
         split = SplitData(records, np.stack(pixels))
         setup = device_setup(None, amp=False, channels_last=False)
+        views = int(recipe.get("tta", 1) or 1)
         with torch.inference_mode():
-            probabilities, _ = predict_split(model.to(setup.device), split, setup)
+            probabilities = predict_views(model.to(setup.device), split, setup, views)
         for i, p in zip(readable, probabilities):
             results[i].probability = float(p)
             results[i].label = CLASSES[int(p >= threshold)]
