@@ -119,6 +119,13 @@ class RunFollower:
         holder = read_holder(self.paths.lock)
         return holder.pid if holder else None
 
+    def log_size(self) -> int:
+        """Bytes of ``events.jsonl`` not read yet."""
+        try:
+            return max(0, self.paths.events.stat().st_size - self._events.offset)
+        except OSError:
+            return 0
+
     def poll(self) -> bool:
         if not self.config:
             self.config = load_config(self.run_dir)

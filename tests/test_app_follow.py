@@ -68,3 +68,38 @@ async def test_follow_detach_and_stale(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _write_long_run(run: Path, steps: int) -> None:
+    """A finished run whose log is several megabytes of step events."""
+    import json
+
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"run_id": run.name, "model": "writer", "recipe": {"epochs": 1}}))
+    lines = [json.dumps({"event": "run_started", "time": 0.0, "run_id": run.name, "model": "writer", "epochs": 1,
+                         "steps_per_epoch": steps})]
+    lines += [json.dumps({"event": "step", "time": g * 0.01, "epoch": 1, "step": g, "global_step": g, "loss": 1.0 / g,
+                          "lr": 1e-3, "images_per_s": 100.0}) for g in range(1, steps + 1)]
+    lines.append(json.dumps({"event": "run_finished", "time": steps * 0.01, "reason": "completed", "best_epoch": 1}))
+    (run / "events.jsonl").write_text("\n".join(lines) + "\n")
+
+
+async def test_attaching_to_a_long_log_reads_it_off_the_ui_thread(tmp_path):
+    from pneumo_tui.screens.train import INLINE_LOG_BYTES
+
+    run = tmp_path / "runs" / "20260101-030000-long"
+    steps = 60_000
+    _write_long_run(run, steps)
+    assert RunPaths(run).events.stat().st_size > INLINE_LOG_BYTES
+    app = PneumoApp(runs_dir=tmp_path / "runs", welcome=False, image_protocol="none")
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(TrainView)
+        app.attach(run)
+        assert view.follower is None and view.reading == run  # attach returned before the log was parsed
+        await _until(pilot, lambda: view.follower is not None, 30.0)
+        assert view.follower.series.step_x[-1] == steps and view.follower.status == "finished"
+        await pilot.press("d")
+        app.attach(run)
+        await pilot.press("d")  # detached while its log was still being read: the late result is dropped
+        await pilot.pause(3.0)
+        assert view.follower is None and view.reading is None

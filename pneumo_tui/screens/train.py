@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -28,6 +29,8 @@ SHORT = {
     "val_specificity": "spec",
     "val_auc": "AUC",
 }
+# Below this size a log's first read takes tens of milliseconds: inline. Above it, a thread reads it.
+INLINE_LOG_BYTES = 4 << 20
 
 
 def recipe_choices() -> list[tuple[str, dict]]:
@@ -79,6 +82,7 @@ class TrainView(Vertical):
         self.runs_dir = Path(runs_dir)
         self.recipes = dict(recipe_choices())
         self.follower: RunFollower | None = None
+        self.reading: Path | None = None  # a run whose long log a thread is reading before it is followed
         self.launched: Launched | None = None
         self.log_scale = False
         self.smoothing = 0.6
@@ -126,9 +130,27 @@ class TrainView(Vertical):
     # ---- following
 
     def follow(self, run_dir: Path) -> None:
-        self.follower = RunFollower(run_dir)
+        follower = RunFollower(run_dir)
+        self.follower = None
+        self.reading = follower.run_dir
+        if follower.log_size() <= INLINE_LOG_BYTES:
+            follower.poll()
+            self._adopt(follower)
+        else:  # a long run's log: megabytes of JSON must not freeze the keys
+            self.query_one(ProgressPanel).show_idle(f"Reading {run_dir.name}: {follower.log_size() / 1e6:.0f} MB of events ...")
+            self._read_log(follower)
+
+    @work(thread=True, exclusive=True, group="follow-read")
+    def _read_log(self, follower: RunFollower) -> None:
+        follower.poll()
+        self.app.call_from_thread(self._adopt, follower)
+
+    def _adopt(self, follower: RunFollower) -> None:
+        if self.reading != follower.run_dir:
+            return  # detached, or another run attached, while its log was read
+        self.reading = None
+        self.follower = follower
         self._drawn_version = -1
-        self.follower.poll()
         self.refresh_view()
 
     def action_detach(self) -> None:
@@ -136,6 +158,7 @@ class TrainView(Vertical):
         if self.follower:
             self.message(f"Detached from {self.follower.run_id}; it keeps running.")
         self.follower = None
+        self.reading = None
         self.launched = None
         self.query_one(ProgressPanel).show_idle("No run followed.")
         for chart in self.query(CurveChart):
@@ -143,7 +166,7 @@ class TrainView(Vertical):
 
     def tick(self) -> None:
         """Called once a second while this screen is visible."""
-        if self.launched is not None and self.follower is None:
+        if self.launched is not None and self.follower is None and self.reading is None:
             self._pick_up_launched()
         elif self.launched is not None and self.launched.exited() not in (None, 0):
             # e.g. a resume refused: say why instead of following a run that will not move
@@ -211,6 +234,7 @@ class TrainView(Vertical):
             self.message(f"Cannot start: {exc}")
             return
         self.follower = None
+        self.reading = None
         self.launched = start_training(settings)
         self.message(f"Starting {settings.model} (pid {self.launched.pid}) ...")
 
