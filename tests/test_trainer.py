@@ -153,6 +153,28 @@ def test_augmentation_is_batched_affine_and_keeps_shape():
     assert theta[:, :, 2].abs().max() <= 0.4 + 1e-6  # shifts of at most 0.2 of the side
 
 
+def test_exposure_augmentation_stays_in_range_and_varies_per_image():
+    from training.augment import ExposureAugment
+
+    images = torch.linspace(0, 1, 64).view(1, 1, 8, 8).repeat(256, 1, 1, 1)
+    assert ExposureAugment().__call__(images) is images
+    out = ExposureAugment(gamma=0.3, contrast=0.2, brightness=0.1)(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+    means = out.mean(dim=(1, 2, 3))
+    assert means.std() > 0.02  # each image got its own exposure
+    assert (means - images.mean()).abs().max() < 0.1 + 0.15  # brightness 0.1 plus what gamma moves
+    # monotone: gamma, contrast and shift keep the order of grey levels (the input is a ramp)
+    assert (out.flatten(1).diff(dim=1) >= -1e-6).all()
+
+
+def test_exposure_keys_are_validated():
+    from training.recipes import RecipeError, load_recipe
+
+    assert load_recipe("cnn3", ["gamma=0.3", "contrast=0.2"]).gamma == 0.3
+    with pytest.raises(RecipeError, match="gamma"):
+        load_recipe("cnn3", ["gamma=1.5"])
+
+
 def test_prepare_data_on_an_npz_keeps_every_image_and_the_right_pixels(tmp_path):
     from training.data import prepare_data
 

@@ -1,11 +1,15 @@
 """Augmentation on whole batches of tensors, on the training device.
 
-One random affine transform per image (rotation, zoom, shift, optional flip),
+Geometry: one random affine transform per image (rotation, zoom, shift, optional flip),
 applied with ``F.affine_grid`` + ``F.grid_sample``: a single batched kernel,
 no per-image Python. The ranges follow Keras' ImageDataGenerator, which the
 reproduced study used: rotation in degrees, zoom as a per-axis factor in
 [1 - z, 1 + z], shifts as fractions of the image side, and edge pixels
 repeated into the uncovered border (Keras' default fill_mode "nearest").
+
+Exposure: one random gamma, contrast and brightness per image. Films from
+another machine, year or technician differ first in exposure; a model that
+has seen a range of exposures leans less on them.
 """
 
 from __future__ import annotations
@@ -66,3 +70,44 @@ class AffineAugment:
             dim=1,
         )
         return theta
+
+
+@dataclass(frozen=True)
+class ExposureAugment:
+    gamma: float = 0.0  # x ** g with log g uniform in +-log(1 + gamma)
+    contrast: float = 0.0  # (x - image mean) * c + image mean, c in [1 - contrast, 1 + contrast]
+    brightness: float = 0.0  # + b, b in [-brightness, brightness] (pixels in [0, 1])
+
+    @property
+    def is_identity(self) -> bool:
+        return not (self.gamma or self.contrast or self.brightness)
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``images``: (B, C, H, W) float in [0, 1]. Returns a new tensor, clamped to [0, 1]."""
+        if self.is_identity:
+            return images
+        n = images.shape[0]
+
+        def uniform(limit: float) -> torch.Tensor:
+            u = torch.rand(n, device=images.device, generator=generator) * 2 - 1
+            return (u * limit).to(images.dtype).view(n, 1, 1, 1)
+
+        out = images.clamp(0, 1) ** torch.exp(uniform(math.log1p(self.gamma)))
+        mean = out.mean(dim=(1, 2, 3), keepdim=True)
+        out = (out - mean) * (1 + uniform(self.contrast)) + mean + uniform(self.brightness)
+        return out.clamp(0, 1)
+
+
+@dataclass(frozen=True)
+class BatchAugment:
+    """Geometry, then exposure: the training batches' whole augmentation."""
+
+    affine: AffineAugment
+    exposure: ExposureAugment = ExposureAugment()
+
+    @classmethod
+    def from_recipe(cls, recipe) -> "BatchAugment":
+        return cls(AffineAugment.from_recipe(recipe), ExposureAugment(recipe.gamma, recipe.contrast, recipe.brightness))
+
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.exposure(self.affine(images, generator), generator)

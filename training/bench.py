@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .augment import AffineAugment
+from .augment import BatchAugment
 from .device import DeviceSetup, device_setup
 from .models import build_model, count_parameters
 from .recipes import load_recipe
@@ -148,7 +148,7 @@ def _training_step(name: str, image_size: int, device: str | None, overrides: li
     torch.manual_seed(0)
     model = setup.prepare_model(build_model(name, image_size, **recipe.to_dict()))
     optimizer = build_optimizer(model, recipe)
-    augment = AffineAugment.from_recipe(recipe)
+    augment = BatchAugment.from_recipe(recipe)
     weights = torch.ones(2, device=setup.device)
 
     def step(images: torch.Tensor, labels: torch.Tensor) -> None:

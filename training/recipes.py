@@ -50,6 +50,9 @@ class Recipe:
     width_shift: float = 0.2
     height_shift: float = 0.2
     hflip: bool = False
+    gamma: float = 0.0  # exposure: log-uniform gamma in 1/(1+g)..(1+g)
+    contrast: float = 0.0  # exposure: contrast factor in 1 +- c
+    brightness: float = 0.0  # exposure: brightness shift +- b (pixels in [0, 1])
     # selection and stopping
     best_metric: str = "val_loss"
     early_stopping_metric: str = "val_loss"
@@ -193,6 +196,9 @@ def _validated(recipe: Recipe) -> Recipe:
         raise RecipeError("recipe key 'val_fraction' must be in [0, 1)")
     if recipe.lr <= 0:
         raise RecipeError("recipe key 'lr' must be positive")
+    for key in ("gamma", "contrast", "brightness"):
+        if not 0 <= getattr(recipe, key) < 1:
+            raise RecipeError(f"recipe key {key!r} must be in [0, 1) (0 = off)")
     if not 1 <= recipe.tta <= 8:
         raise RecipeError("recipe key 'tta' must be 1..8 views (1 = no test-time augmentation)")
     from .operating_point import parse_threshold_rule

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from . import distributed
-from .augment import AffineAugment
+from .augment import BatchAugment
 from .checkpoint import load_checkpoint
 from .data import BatchLoader, DataSpec, PreparedData, SplitData, prepare_data
 from .device import DeviceSetup, device_setup, restore_rng_state, rng_state, seed_everything
@@ -185,7 +185,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     schedule: LRSchedule
     early_stopping: EarlyStopping
-    augment: AffineAugment
+    augment: BatchAugment
     aug_generator: torch.Generator
     class_weights: torch.Tensor  # (2,) loss weight of NORMAL, PNEUMONIA
     epoch: int = 0  # epochs completed
@@ -240,7 +240,7 @@ def new_state(recipe: Recipe, data: PreparedData, setup: DeviceSetup, ctx) -> Tr
         optimizer=optimizer,
         schedule=LRSchedule(optimizer, recipe, steps),
         early_stopping=EarlyStopping(recipe.early_stopping_metric, recipe.early_stopping_patience),
-        augment=AffineAugment.from_recipe(recipe),
+        augment=BatchAugment.from_recipe(recipe),
         aug_generator=generator,
         class_weights=class_weights(data.train, recipe.class_weights).to(setup.device),
         best={"metric": recipe.best_metric, "value": None, "epoch": None},
