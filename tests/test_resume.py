@@ -76,7 +76,8 @@ def test_sigkill_mid_epoch_2_then_resume_finishes_and_eval_reads_it(demo_root, t
 
 def test_sigint_checkpoints_mid_epoch_refuses_a_second_writer_and_resumes_exactly(demo_root, tmp_path):
     runs = tmp_path / "runs"
-    proc = start_training(demo_root, runs)
+    # Slow steps: the run must still be going once the second process (a cold torch import) gets to the lock.
+    proc = start_training(demo_root, runs, delay="2.0")
     run = wait_for_step(runs, proc, epoch=1, step=2)
 
     second = subprocess.run([PNEUMO, "train", "--resume", str(run)], capture_output=True, text=True, timeout=120)
