@@ -46,7 +46,7 @@ def losses_by_step(run: Path) -> dict:
 
 def test_sigkill_mid_epoch_2_then_resume_finishes_and_eval_reads_it(demo_root, tmp_path):
     runs = tmp_path / "runs"
-    proc = start_training(demo_root, runs)
+    proc = start_training(demo_root, runs, delay="0.5")  # room to kill inside epoch 2 on a loaded machine
     run = wait_for_step(runs, proc, epoch=2)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
