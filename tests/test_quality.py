@@ -21,7 +21,7 @@ from training.thresholds import youden
 from training.trainer import resume_run, train
 from training.tta import predict_views
 
-from engine_helpers import square_data, square_split
+from engine_helpers import square_data, square_split, write_tiny_npz
 
 TINY = ["image_size=32", "batch_size=8", "rotation=0", "zoom=0", "width_shift=0", "height_shift=0"]
 
@@ -117,13 +117,7 @@ def test_tta_averages_fixed_views_and_reports_the_single_view_on_val(tmp_path):
 
 
 def test_an_npz_uses_its_official_val_unless_asked_to_carve(tmp_path):
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in (("train", 40), ("val", 6), ("test", 8)):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(n, 1)
-    path = tmp_path / "tiny.npz"
-    np.savez(path, **arrays)
+    path = write_tiny_npz(tmp_path / "tiny.npz", {"train": 40, "val": 6, "test": 8})
     official = prepare_data(DataSpec(path), image_size=28, val_fraction=0.25)
     assert [r.id for r in official.val.records] == [f"val/{i}" for i in range(6)] and len(official.train) == 40
     assert official.info["val_split"] == "official" and not official.test_loaded and official.info["n_test"] == 8

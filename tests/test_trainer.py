@@ -15,7 +15,7 @@ from training.recipes import load_recipe
 from training.runstore import RunPaths, read_predictions, run_status
 from training.trainer import TrainingFailed, class_weights, train
 
-from engine_helpers import square_data, square_split
+from engine_helpers import square_data, square_split, write_tiny_npz
 
 SCHEMA = {
     "run_started": {"run_id", "model", "device", "epochs", "steps_per_epoch", "batch_size", "image_size", "n_train",
@@ -178,13 +178,8 @@ def test_exposure_keys_are_validated():
 def test_prepare_data_on_an_npz_keeps_every_image_and_the_right_pixels(tmp_path):
     from training.data import prepare_data
 
-    rng = np.random.default_rng(0)
-    arrays = {}
-    for split, n in (("train", 40), ("val", 4), ("test", 8)):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(n, 1)
-    path = tmp_path / "tiny.npz"
-    np.savez(path, **arrays)
+    path = write_tiny_npz(tmp_path / "tiny.npz", {"train": 40, "val": 4, "test": 8})
+    arrays = np.load(path)
     data = prepare_data(DataSpec(path), image_size=28, val_fraction=0.25)
     assert len(data.train) + len(data.val) == 44 and len(data.test) == 8
     for split in (data.train, data.val):
