@@ -35,9 +35,9 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
     from .checkpoint import load_model_from_run
     from .data import SplitData
     from .device import device_setup
-    from .tta import predict_views
     from .operating_point import load_threshold
     from .records import Record
+    from .tta import predict_views
 
     run_dir = Path(run_dir)
     threshold = load_threshold(run_dir) if threshold is None else float(threshold)

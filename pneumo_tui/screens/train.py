@@ -133,11 +133,12 @@ class TrainView(Vertical):
         follower = RunFollower(run_dir)
         self.follower = None
         self.reading = follower.run_dir
-        if follower.log_size() <= INLINE_LOG_BYTES:
+        size = follower.log_size()
+        if size <= INLINE_LOG_BYTES:
             follower.poll()
             self._adopt(follower)
         else:  # a long run's log: megabytes of JSON must not freeze the keys
-            self.query_one(ProgressPanel).show_idle(f"Reading {run_dir.name}: {follower.log_size() / 1e6:.0f} MB of events ...")
+            self.query_one(ProgressPanel).show_idle(f"Reading {run_dir.name}: {size / 1e6:.0f} MB of events ...")
             self._read_log(follower)
 
     @work(thread=True, exclusive=True, group="follow-read")
