@@ -27,6 +27,19 @@ from training.lock import RunLock  # noqa: E402
 STEPS_PER_EPOCH = 10
 
 
+def write_long_run(run: Path, steps: int) -> Path:
+    """A finished one-epoch run whose log is ``steps`` step events (megabytes for tens of thousands)."""
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"run_id": run.name, "model": "writer", "recipe": {"epochs": 1}}))
+    lines = [json.dumps({"event": "run_started", "time": 0.0, "run_id": run.name, "model": "writer", "epochs": 1,
+                         "steps_per_epoch": steps})]
+    lines += [json.dumps({"event": "step", "time": g * 0.01, "epoch": 1, "step": g, "global_step": g, "loss": 1.0 / g,
+                          "lr": 1e-3, "images_per_s": 100.0}) for g in range(1, steps + 1)]
+    lines.append(json.dumps({"event": "run_finished", "time": steps * 0.01, "reason": "completed", "best_epoch": 1}))
+    (run / "events.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("runs_dir", type=Path)

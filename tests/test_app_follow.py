@@ -14,6 +14,8 @@ from pneumo_tui.widgets.charts import CurveChart
 from training.events import read_events
 from training.runstore import RunPaths
 
+from app_run_writer import write_long_run
+
 WRITER = Path(__file__).parent / "app_run_writer.py"
 
 
@@ -70,26 +72,12 @@ async def test_follow_detach_and_stale(tmp_path):
             proc.wait()
 
 
-def _write_long_run(run: Path, steps: int) -> None:
-    """A finished run whose log is several megabytes of step events."""
-    import json
-
-    run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"run_id": run.name, "model": "writer", "recipe": {"epochs": 1}}))
-    lines = [json.dumps({"event": "run_started", "time": 0.0, "run_id": run.name, "model": "writer", "epochs": 1,
-                         "steps_per_epoch": steps})]
-    lines += [json.dumps({"event": "step", "time": g * 0.01, "epoch": 1, "step": g, "global_step": g, "loss": 1.0 / g,
-                          "lr": 1e-3, "images_per_s": 100.0}) for g in range(1, steps + 1)]
-    lines.append(json.dumps({"event": "run_finished", "time": steps * 0.01, "reason": "completed", "best_epoch": 1}))
-    (run / "events.jsonl").write_text("\n".join(lines) + "\n")
-
-
 async def test_attaching_to_a_long_log_reads_it_off_the_ui_thread(tmp_path):
     from pneumo_tui.screens.train import INLINE_LOG_BYTES
 
     run = tmp_path / "runs" / "20260101-030000-long"
     steps = 60_000
-    _write_long_run(run, steps)
+    write_long_run(run, steps)
     assert RunPaths(run).events.stat().st_size > INLINE_LOG_BYTES
     app = PneumoApp(runs_dir=tmp_path / "runs", welcome=False, image_protocol="none")
     async with app.run_test(size=(100, 30)) as pilot:

@@ -19,6 +19,8 @@ from pneumo_tui.screens.welcome import WelcomeScreen
 from pneumo_tui.widgets.charts import ChartDeck, CurveChart
 from pneumo_tui.widgets.run_table import RunTable
 
+from app_run_writer import write_long_run
+
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
 CNN3 = FIXTURES / "20260101-000000-cnn3"
 
@@ -248,14 +250,7 @@ async def test_data_screen_warns_and_lists_duplicates_and_unreadable_files(tmp_p
 
 
 async def test_long_series_are_downsampled_to_the_chart_width(tmp_path):
-    import json
-
-    run = tmp_path / "runs" / "20260101-030000-long"
-    run.mkdir(parents=True)
-    lines = [json.dumps({"event": "run_started", "time": 0, "epochs": 1, "steps_per_epoch": 20000, "model": "long"})]
-    lines += [json.dumps({"event": "step", "time": g, "epoch": 1, "step": g, "global_step": g, "loss": 1 / g, "lr": 0.1,
-                          "images_per_s": 1.0}) for g in range(1, 20001)]
-    (run / "events.jsonl").write_text("\n".join(lines) + "\n")
+    run = write_long_run(tmp_path / "runs" / "20260101-030000-long", steps=20000)
     app = _app(runs_dir=tmp_path / "runs", attach=run)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
