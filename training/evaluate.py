@@ -52,7 +52,7 @@ def _rerun_best(run_dir: Path, split: str):
     from .checkpoint import load_model_from_run
     from .data import DataSpec, prepare_data
     from .device import device_setup
-    from .tta import predict_views
+    from .tta import predict_views, recipe_views
 
     config = load_config(run_dir)
     info, recipe = config.get("data", {}), config.get("recipe", {})
@@ -68,5 +68,5 @@ def _rerun_best(run_dir: Path, split: str):
         raise EvaluationError(f"{run_dir.name}: its data has no {split} split")
     setup = device_setup(None, amp=recipe.get("amp", True), channels_last=False)
     # The run's own test-time views: the same probabilities its threshold was chosen on.
-    probabilities = predict_views(model.to(setup.device), chosen, setup, int(recipe.get("tta", 1) or 1))
+    probabilities = predict_views(model.to(setup.device), chosen, setup, recipe_views(recipe))
     return chosen.labels, probabilities, "best.pt"

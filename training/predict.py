@@ -37,7 +37,7 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
     from .device import device_setup
     from .operating_point import load_threshold
     from .records import Record
-    from .tta import predict_views
+    from .tta import predict_views, recipe_views
 
     run_dir = Path(run_dir)
     threshold = load_threshold(run_dir) if threshold is None else float(threshold)
@@ -59,9 +59,8 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
         records = [Record(id=results[i].path, split="predict", label=0) for i in readable]
         split = SplitData(records, np.stack(pixels))
         setup = device_setup(None, amp=False, channels_last=False)
-        views = int(recipe.get("tta", 1) or 1)
         with torch.inference_mode():
-            probabilities = predict_views(model.to(setup.device), split, setup, views)
+            probabilities = predict_views(model.to(setup.device), split, setup, recipe_views(recipe))
         for i, p in zip(readable, probabilities):
             results[i].probability = float(p)
             results[i].label = CLASSES[int(p >= threshold)]

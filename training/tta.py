@@ -29,6 +29,11 @@ VIEWS = (
 MAX_VIEWS = len(VIEWS)
 
 
+def recipe_views(recipe: dict) -> int:
+    """The views a run averages, from its config.json recipe (1 for runs made before the key existed)."""
+    return int(recipe.get("tta") or 1)
+
+
 def view_matrices(views: int, device) -> torch.Tensor:
     """(views, 2, 3) matrices for ``F.affine_grid``; the first is the identity."""
     if not 1 <= views <= MAX_VIEWS:
