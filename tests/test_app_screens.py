@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,17 @@ async def wait_for_runs(pilot) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError("the runs table never loaded")
+
+
+async def wait_for_stats(pilot, timeout: float = 60.0) -> None:
+    """The Data screen computes its statistics in a thread (slow on a cold, busy machine); wait, then draw."""
+    view = pilot.app.query_one("#data-view")
+    deadline = time.monotonic() + timeout
+    while view.stats is None and view.error is None:
+        assert time.monotonic() < deadline, f"no dataset statistics within {timeout:.0f} s"
+        await pilot.pause(0.05)
+    assert view.stats is not None, view.error
+    await pilot.pause()
 
 
 def screen_text(app) -> str:
@@ -212,10 +224,7 @@ async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_pat
         assert "Download failed" in _text(app.screen.query_one("#welcome-status"))
         await pilot.press("down", "enter")  # the synthetic demo set
         view = app.query_one(DataView)
-        for _ in range(200):
-            if view.stats is not None:
-                break
-            await pilot.pause(0.05)
+        await wait_for_stats(pilot)
         assert not isinstance(app.screen, WelcomeScreen)
         assert (tmp_path / "demo-data" / "SYNTHETIC").exists()
         assert view.stats["synthetic"] is True
@@ -224,7 +233,7 @@ async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_pat
 
 
 async def test_data_screen_warns_and_lists_duplicates_and_unreadable_files(tmp_path, monkeypatch):
-    from pneumo_tui.screens.data import DataView, ProblemList
+    from pneumo_tui.screens.data import ProblemList
     from training.demo import write_demo
 
     monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path / "cache"))
@@ -234,11 +243,7 @@ async def test_data_screen_warns_and_lists_duplicates_and_unreadable_files(tmp_p
     (data / "train" / "NORMAL" / "broken.jpeg").write_bytes(b"not a jpeg")
     app = _app(data=data)
     async with app.run_test(size=(100, 30)) as pilot:
-        view = app.query_one(DataView)
-        for _ in range(200):
-            if view.stats is not None:
-                break
-            await pilot.pause(0.05)
+        await wait_for_stats(pilot)
         text = screen_text(app)
         assert "! 1 duplicates" in text and "! 1 unreadable files" in text
         await pilot.press("w")
@@ -276,10 +281,7 @@ async def test_every_screen_renders_with_no_color(monkeypatch, tmp_path):
         await pilot.press("3")
         assert "stale (writer died)" in screen_text(app)  # the status is in words, not only in colour
         await pilot.press("4", "1")
-        for _ in range(100):
-            if app.query_one("#data-view").stats is not None:
-                break
-            await pilot.pause(0.05)
+        await wait_for_stats(pilot)
         assert "SYNTHETIC" in screen_text(app)
         await pilot.press("question_mark")
         assert "Keys" in screen_text(app)

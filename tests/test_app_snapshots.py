@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from pneumo_tui.app import PneumoApp
-from pneumo_tui.screens.data import DataView
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
 SIZES = [(100, 30), (80, 24)]
@@ -27,13 +26,9 @@ def demo_data(tmp_path, monkeypatch):
 
 
 async def _wait_for_stats(pilot) -> None:
-    view = pilot.app.query_one(DataView)
-    for _ in range(300):
-        if view.stats is not None or view.error is not None:
-            break
-        await pilot.pause(0.05)
-    assert view.stats is not None, view.error
-    await pilot.pause()
+    from test_app_screens import wait_for_stats
+
+    await wait_for_stats(pilot)
 
 
 async def _wait_for_runs(pilot) -> None:
