@@ -119,10 +119,13 @@ class PneumoApp(App):
     # ---- the once-a-second tick: only the visible tab works
 
     def tick(self) -> None:
-        active = self.query_one(TabbedContent).active
-        view = {"train": "#train-view", "runs": "#runs-view"}.get(active)
-        if view is not None and self.screen is self.screen_stack[0]:
-            self.query_one(view).tick()
+        try:
+            active = self.query_one(TabbedContent).active
+            view = {"train": "#train-view", "runs": "#runs-view"}.get(active)
+            if view is not None and self.screen is self.screen_stack[0]:
+                self.query_one(view).tick()
+        except NoMatches:  # a last tick while the app tears its widgets down
+            return
 
     # ---- navigation
 
@@ -131,11 +134,14 @@ class PneumoApp(App):
         self._focus_tab(tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.pane.id == "review":
-            self.query_one(ReviewPane).show_run()
-        self._focus_tab(event.pane.id or "")
-        if event.pane.id in ("train", "runs"):
-            self.query_one(f"#{event.pane.id}-view").tick()  # catch up at once, not a second later
+        try:
+            if event.pane.id == "review":
+                self.query_one(ReviewPane).show_run()
+            self._focus_tab(event.pane.id or "")
+            if event.pane.id in ("train", "runs"):
+                self.query_one(f"#{event.pane.id}-view").tick()  # catch up at once, not a second later
+        except NoMatches:  # a late activation while the app tears its widgets down
+            return
 
     def _focus_tab(self, tab: str) -> None:
         # Focus must move into the new pane: TabbedContent re-shows the pane holding the focus.

@@ -78,6 +78,20 @@ async def test_number_keys_switch_screens_and_help_opens():
         assert not isinstance(app.screen, HelpScreen)
 
 
+async def test_a_tab_activation_or_tick_arriving_after_teardown_is_ignored():
+    # CI once saw TabActivated delivered after the app had removed its widgets.
+    app = _app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        tabs = app.query_one(TabbedContent)
+        pane = tabs.get_pane("train")
+        late = TabbedContent.TabActivated(tabs, tabs.query_one("Tabs").active_tab)
+        await pilot.press("2")
+    late.pane = pane  # the message as it arrives once the widgets are gone
+    assert not app.query("#train-view")
+    app.on_tabbed_content_tab_activated(late)  # must not raise NoMatches
+    app.tick()
+
+
 async def test_train_screen_shows_a_recorded_run():
     app = _app(attach=CNN3)
     async with app.run_test(size=(100, 30)) as pilot:
