@@ -47,15 +47,17 @@ async def test_follow_detach_and_stale(tmp_path):
             chart = app.query_one("#chart-steps", CurveChart)
             await pilot.pause()
             seen = view.follower.series.step_x[-1] if view.follower.series.step_x else 0
-            await _until(pilot, lambda: view.follower.series.step_x and view.follower.series.step_x[-1] > seen, 2.0)
-            await _until(pilot, lambda: chart._curves and chart._curves[0].x[-1] > seen and chart.drawn_points > 0, 2.0)
+            await _until(pilot, lambda: view.follower.series.step_x and view.follower.series.step_x[-1] > seen, 10.0)
+            await _until(pilot, lambda: chart._curves and chart._curves[0].x[-1] > seen and chart.drawn_points > 0, 10.0)
             assert view.follower.status == "running"
             assert "running" in screen_text(app)
 
             await pilot.press("d")  # detach: the writer must keep going
             assert view.follower is None
             n = len(read_events(RunPaths(run).events))
-            time.sleep(0.3)
+            deadline = time.monotonic() + 10.0
+            while len(read_events(RunPaths(run).events)) <= n and time.monotonic() < deadline:
+                time.sleep(0.1)
             assert proc.poll() is None
             assert len(read_events(RunPaths(run).events)) > n
 
@@ -63,7 +65,7 @@ async def test_follow_detach_and_stale(tmp_path):
             await pilot.pause()
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            await _until(pilot, lambda: view.follower.status == "stale", 2.0)
+            await _until(pilot, lambda: view.follower.status == "stale", 10.0)
             await pilot.pause()
             assert "stale (writer died)" in screen_text(app)
     finally:
