@@ -47,8 +47,8 @@ async def test_follow_detach_and_stale(tmp_path):
             chart = app.query_one("#chart-steps", CurveChart)
             await pilot.pause()
             seen = view.follower.series.step_x[-1] if view.follower.series.step_x else 0
-            await _until(pilot, lambda: view.follower.series.step_x and view.follower.series.step_x[-1] > seen, 10.0)
-            await _until(pilot, lambda: chart._curves and chart._curves[0].x[-1] > seen and chart.drawn_points > 0, 10.0)
+            await _until(pilot, lambda: view.follower.series.step_x and view.follower.series.step_x[-1] > seen, 2.0)
+            await _until(pilot, lambda: chart._curves and chart._curves[0].x[-1] > seen and chart.drawn_points > 0, 2.0)
             assert view.follower.status == "running"
             assert "running" in screen_text(app)
 
