@@ -17,23 +17,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from app_waits import wait_for_runs, wait_for_stats  # noqa: E402  (tests/ is this script's folder)
 from pneumo_tui.app import PneumoApp  # noqa: E402
-from pneumo_tui.screens.data import DataView  # noqa: E402
-from pneumo_tui.screens.runs import RunsView  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "recorded_runs"
 SIZE = (120, 36)
 
 
-async def shoot(app: PneumoApp, path: Path, keys: list[str], wait_for_stats: bool = False) -> None:
+async def shoot(app: PneumoApp, path: Path, keys: list[str], with_stats: bool = False) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.3)
-        while not app.query_one(RunsView).loaded:
-            await pilot.pause(0.1)
-        if wait_for_stats:
-            view = app.query_one(DataView)
-            while view.stats is None and view.error is None:
-                await pilot.pause(0.1)
+        await wait_for_runs(pilot)
+        if with_stats:
+            await wait_for_stats(pilot)
         for key in keys:
             await pilot.press(key)
         await pilot.pause(0.5)

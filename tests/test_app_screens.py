@@ -5,7 +5,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from pneumo_tui.widgets.charts import ChartDeck, CurveChart
 from pneumo_tui.widgets.run_table import RunTable
 
 from app_run_writer import write_long_run
+from app_waits import wait_for_runs, wait_for_stats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
 CNN3 = FIXTURES / "20260101-000000-cnn3"
@@ -36,27 +36,6 @@ def _app(**kwargs) -> PneumoApp:
 
 def _text(widget) -> str:
     return str(widget.render())
-
-
-async def wait_for_runs(pilot) -> None:
-    """The Runs table reads every log in a thread first; wait for it."""
-    view = pilot.app.query_one(RunsView)
-    for _ in range(300):
-        if view.loaded:
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the runs table never loaded")
-
-
-async def wait_for_stats(pilot, timeout: float = 60.0) -> None:
-    """The Data screen computes its statistics in a thread (slow on a cold, busy machine); wait, then draw."""
-    view = pilot.app.query_one("#data-view")
-    deadline = time.monotonic() + timeout
-    while view.stats is None and view.error is None:
-        assert time.monotonic() < deadline, f"no dataset statistics within {timeout:.0f} s"
-        await pilot.pause(0.05)
-    assert view.stats is not None, view.error
-    await pilot.pause()
 
 
 def screen_text(app) -> str:

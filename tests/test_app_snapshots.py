@@ -11,6 +11,8 @@ import pytest
 
 from pneumo_tui.app import PneumoApp
 
+from app_waits import wait_for_runs, wait_for_stats
+
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
 SIZES = [(100, 30), (80, 24)]
 
@@ -25,22 +27,10 @@ def demo_data(tmp_path, monkeypatch):
     return Path("demo")
 
 
-async def _wait_for_stats(pilot) -> None:
-    from test_app_screens import wait_for_stats
-
-    await wait_for_stats(pilot)
-
-
-async def _wait_for_runs(pilot) -> None:
-    from test_app_screens import wait_for_runs
-
-    await wait_for_runs(pilot)
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_data_screen(snap_compare, demo_data, size):
     app = PneumoApp(data=demo_data, runs_dir=FIXTURES, welcome=False, poll_interval=0, image_protocol="halfcell")
-    assert snap_compare(app, terminal_size=size, run_before=_wait_for_stats)
+    assert snap_compare(app, terminal_size=size, run_before=wait_for_stats)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -52,4 +42,4 @@ def test_train_screen_on_a_recorded_run(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_runs_screen(snap_compare, size):
     app = PneumoApp(runs_dir=FIXTURES, welcome=False, poll_interval=0)
-    assert snap_compare(app, press=["3", "space", "down", "space"], terminal_size=size, run_before=_wait_for_runs)
+    assert snap_compare(app, press=["3", "space", "down", "space"], terminal_size=size, run_before=wait_for_runs)
