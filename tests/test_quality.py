@@ -147,3 +147,11 @@ def test_no_test_explores_on_val_only_and_says_so_in_config(demo_root, tmp_path,
     clash = CliRunner().invoke(app, ["train", "cnn3", "--data", str(demo_root), "--no-test", "--test-data",
                                      str(demo_root), "--out", str(tmp_path / "runs")])
     assert clash.exit_code == 1 and "--no-test" in clash.output
+
+
+def test_a_block_val_split_is_used_and_recorded(demo_root):
+    block = prepare_data(DataSpec(demo_root), image_size=32, val_split="block")
+    assert block.info["val_split"] == "block" and len(block.val) > 0
+    random_val = prepare_data(DataSpec(demo_root), image_size=32, val_split="carve")
+    assert {r.id for r in block.val.records} != {r.id for r in random_val.val.records}
+    assert not {r.patient for r in block.val.records} & {r.patient for r in block.train.records}

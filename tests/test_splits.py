@@ -80,3 +80,46 @@ def test_shared_chest_xray_val_split_has_no_patient_leak():
     assert val_patients and not val_patients & train_patients
     n_pool = sum(r.split in ("train", "val") for r in records)
     assert 0.07 * n_pool <= sum(r.split == "val" for r in records) <= 0.13 * n_pool
+
+
+def _numbered_records():
+    """Kermany-style patient ids: two NORMAL series and one PNEUMONIA series, 1-3 images a patient."""
+    out = []
+    for series, label, subtype, first in (("IM-", 0, None, 115), ("NORMAL2-IM-", 0, None, 383),
+                                          ("person", 1, "bacteria", 1)):
+        for n in range(first, first + 40):
+            patient = f"{series}{n:04d}" if label == 0 else f"{series}{n}"
+            for k in range(1 + n % 3):
+                out.append(Record(id=f"train/{patient}-{k}", split="train", label=label, subtype=subtype,
+                                  patient=patient))
+    return out
+
+
+def test_block_split_holds_out_the_lowest_numbered_patients_of_each_series(tmp_path):
+    records = _numbered_records()
+    out = with_validation_split(records, fraction=0.2, store=tmp_path, method="block")
+    val_patients = {r.patient for r in out if r.split == "val"}
+    train_patients = {r.patient for r in out if r.split == "train"}
+    assert not val_patients & train_patients
+    for series, first in (("IM-", 115), ("NORMAL2-IM-", 383), ("person", 1)):
+        numbers = sorted(int(p[len(series):]) for p in val_patients if p.startswith(series)
+                         and not (series == "IM-" and p.startswith("NORMAL2")))
+        # A block at the head of the series: consecutive numbers from its first patient.
+        assert numbers == list(range(first, first + len(numbers))) and numbers
+        n_series = sum(r.patient.startswith(series) for r in records)
+        n_val = sum(r.patient in val_patients and r.patient.startswith(series) for r in records)
+        assert abs(n_val - 0.2 * n_series) <= 3
+    # No randomness: the seed changes nothing; the assignment is stored in its own file and reused.
+    assert with_validation_split(records, fraction=0.2, seed=7, store=tmp_path, method="block") == out
+    stored = json.loads((tmp_path / "val-split-block-f0.2.json").read_text())
+    assert stored["method"] == "block" and sorted(stored["val"]) == sorted(r.id for r in out if r.split == "val")
+    # The random split is stored beside it, not over it.
+    with_validation_split(records, fraction=0.2, store=tmp_path)
+    assert (tmp_path / "val-split-f0.2-s0.json").exists()
+
+
+def test_unknown_split_method_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="block"):
+        with_validation_split(_records(), method="newest")

@@ -98,9 +98,10 @@ def prepare_data(
     (test only when first used: see ``PreparedData``).
 
     ``val_split``: "carve" a patient-grouped val from train (+ official val),
-    keep the data's "official" val, or "auto": official for a PneumoniaMNIST
-    .npz (MedMNIST's benchmark split, 524 images), carved otherwise (Kermany's
-    official val is 16 images). ``progress(split, done, total)`` reports
+    "block": carve the lowest-numbered patients of each id series instead of a
+    random draw (see ``splits``), keep the data's "official" val, or "auto":
+    official for a PneumoniaMNIST .npz (MedMNIST's benchmark split, 524
+    images), carved otherwise (Kermany's official val is 16 images). ``progress(split, done, total)`` reports
     caching. Raises DataError with a one-line message when the data cannot be used.
     """
     from .cache import cache_dir_for, cached_images
@@ -116,7 +117,8 @@ def prepare_data(
     keep_official = val_split == "official" or (val_split == "auto" and source.kind == "npz")
     # The val assignment is stored beside the cache: every run on this data gets the same one.
     records = with_validation_split(records, fraction=val_fraction, seed=split_seed, keep_official_val=keep_official,
-                                    store=cache_dir_for(source.root))
+                                    store=cache_dir_for(source.root),
+                                    method="block" if val_split == "block" else "random")
     by_split = {name: [r for r in records if r.split == name] for name in ("train", "val", "test")}
     if test_source is not None:
         by_split["test"] = _test_records(test_source.records())
@@ -142,7 +144,7 @@ def prepare_data(
         "synthetic": bool(source.synthetic or (test_source is not None and test_source.synthetic)),
         "val_fraction": val_fraction,
         "split_seed": split_seed,
-        "val_split": "official" if keep_official else "carved",
+        "val_split": "official" if keep_official else ("block" if val_split == "block" else "carved"),
         "use_test": spec.use_test,
     }
     test = lambda: load("test", test_source or source, by_split["test"])  # noqa: E731 - read at the end only

@@ -30,7 +30,7 @@ class Recipe:
     fit: str = "squash"
     val_fraction: float = 0.1
     split_seed: int = 0
-    val_split: str = "auto"  # carve | official | auto (official for a .npz, carved otherwise)
+    val_split: str = "auto"  # carve | block | official | auto (official for a .npz, carved otherwise)
     # optimisation
     epochs: int = 10
     batch_size: int = 32
@@ -81,7 +81,7 @@ _CHOICES = {
     "optimizer": ("adam", "adamw", "sgd"),
     "scheduler": ("plateau", "cosine", "none"),
     "class_weights": ("balanced", "none"),
-    "val_split": ("auto", "carve", "official"),
+    "val_split": ("auto", "carve", "block", "official"),
 }
 _VAL_METRICS = ("val_loss", "val_accuracy", "val_precision", "val_sensitivity", "val_specificity", "val_f1", "val_auc")
 
