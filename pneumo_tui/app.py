@@ -21,6 +21,7 @@ from .screens.runs import RunsView
 from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
 from .widgets.keybar import KeyBar
+from .widgets.screen_tabs import ScreenTabs
 from .widgets.xray import set_image_protocol
 
 TABS = ("data", "train", "runs", "review")
@@ -96,7 +97,7 @@ class PneumoApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
-        with TabbedContent(initial="train" if self.attach_to else "data", id="tabs"):
+        with ScreenTabs(initial="train" if self.attach_to else "data", id="tabs"):
             with TabPane("1 Data", id="data"):
                 yield DataView(self.data, self.image_protocol, id="data-view")
             with TabPane("2 Train", id="train"):
@@ -135,6 +136,8 @@ class PneumoApp(App):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         try:
+            if event.pane.id != self.query_one(TabbedContent).active:
+                return  # stale: the tab changed again since; focusing this pane would switch back to it
             if event.pane.id == "review":
                 self.query_one(ReviewPane).show_run()
             self._focus_tab(event.pane.id or "")

@@ -57,6 +57,19 @@ async def test_number_keys_switch_screens_and_help_opens():
         assert not isinstance(app.screen, HelpScreen)
 
 
+async def test_a_tab_switch_right_after_startup_keeps_its_tab_and_focus():
+    # The startup focus on the Data screen is reported by message; arriving after a switch it used to
+    # pull the tab and the focus back, so a key pressed at once went to the hidden Data screen.
+    app = _app(poll_interval=1.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        tabs = app.query_one(TabbedContent)
+        train = app.query_one(TrainView)
+        app.attach(FIXTURES / "20260101-000000-cnn3")
+        for _ in range(5):
+            await pilot.pause()
+            assert tabs.active == "train" and app.focused is not None and train in app.focused.ancestors
+
+
 async def test_a_tab_activation_or_tick_arriving_after_teardown_is_ignored():
     # CI once saw TabActivated delivered after the app had removed its widgets.
     app = _app()

@@ -1,0 +1,21 @@
+"""The app's tabbed screens, kept on the tab the user (or the app) chose last.
+
+Textual's TabbedContent shows the pane that reports focus inside it
+(``TabPane.Focused``). That report is a message: one sent before a later tab
+change (the startup focus, say, when ``--attach`` switches to Train at once)
+arrives after it and switches back. Here a report counts only while the focus
+is still inside the pane that sent it.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import TabbedContent, TabPane
+
+
+class ScreenTabs(TabbedContent):
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        # Textual runs the base class's handler after this one unless the default is prevented.
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors_with_self:
+            event.prevent_default()  # stale: the focus has moved on since this pane reported it
+            event.stop()
