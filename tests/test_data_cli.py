@@ -35,7 +35,8 @@ def test_demo_refuses_a_folder_with_files(tmp_path):
 def test_stats_tables_mark_synthetic(demo_root):
     result = runner.invoke(app, ["stats", str(demo_root)])
     assert result.exit_code == 0, result.output
-    for text in ("SYNTHETIC", "Images per split", "Patients", "Image sizes", "Mean intensity"):
+    for text in ("SYNTHETIC", "Images per split", "Patients", "Patient numbers per id series", "Image sizes",
+                 "Mean intensity"):
         assert text in result.output
 
 

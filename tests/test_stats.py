@@ -22,6 +22,8 @@ def test_counts_patients_sizes_modes(kermany_tree):
     assert s["subtypes"]["train"] == {"bacteria": 4, "virus": 3, "unknown": 0}
     assert s["patients"]["train"]["patients"] == 11  # IM-0001 and person1 have two images each
     assert s["patients"]["train"]["images_per_patient"]["max"] == 2
+    assert s["patients"]["train"]["id_ranges"] == {"IM-": [1, 5], "NORMAL2-IM-": [3, 3], "person": [1, 9]}
+    assert s["patients"]["test"]["id_ranges"] == {"IM-": [20, 21], "person": [20, 21]}
     assert s["modes"]["all"] == {"L": 18, "RGB": 1}
     assert s["modes"]["by_split"]["train"]["PNEUMONIA"] == {"L": 6, "RGB": 1}
     assert s["sizes"]["width"]["min"] == 48 and s["sizes"]["width"]["max"] == 60
@@ -170,6 +172,8 @@ def test_shared_chest_xray_acceptance():
     assert s["modes"]["by_split"]["train"]["PNEUMONIA"]["RGB"] == 10
     assert s["subtypes"]["test"] == {"bacteria": 242, "virus": 148, "unknown": 0}
     assert s["unreadable"] == [] and s["problems"] == []
+    # The official test split is the head of each patient numbering series.
+    assert s["patients"]["test"]["id_ranges"] == {"IM-": [1, 111], "NORMAL2-IM-": [7, 381], "person": [1, 1685]}
 
 
 @needs_shared_data

@@ -15,6 +15,7 @@ import re
 _PERSON = re.compile(r"^(person\d+)_(bacteria|virus)_\d+", re.IGNORECASE)
 _NORMAL2 = re.compile(r"^(NORMAL2-IM-\d+)-\d+", re.IGNORECASE)
 _IM = re.compile(r"^(IM-\d+)-\d+", re.IGNORECASE)
+_NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 
 def parse_name(name: str) -> tuple[str | None, str | None]:
@@ -27,3 +28,12 @@ def parse_name(name: str) -> tuple[str | None, str | None]:
     if m := _IM.match(stem):
         return m.group(1).upper(), None
     return None, None
+
+
+def patient_number(patient: str) -> tuple[str, float]:
+    """``("NORMAL2-IM-", 383)`` for ``NORMAL2-IM-0383``: the id series and the
+    patient's number in it. The official splits are blocks of these numbers.
+    An id without a number gives ``("", inf)``, so it sorts last."""
+    if m := _NUMBERED.match(patient):
+        return m.group(1), int(m.group(2))
+    return "", float("inf")

@@ -20,12 +20,12 @@ import hashlib
 import json
 import logging
 import random
-import re
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
 from .fileio import atomic_write_json
+from .patients import patient_number
 from .records import Record
 
 log = logging.getLogger(__name__)
@@ -93,21 +93,11 @@ def carve_block_validation(pool: list[Record], fraction: float, seed: int = 0) -
     by_series: dict[tuple, list[str]] = defaultdict(list)
     for stratum, keys in _strata(groups).items():
         for key in keys:
-            by_series[(*stratum, _series_and_number(key)[0])].append(key)
+            by_series[(*stratum, patient_number(key)[0])].append(key)
     val: set[str] = set()
     for keys in by_series.values():
-        val |= _fill(sorted(keys, key=_series_and_number), groups, fraction, contiguous=True)
+        val |= _fill(sorted(keys, key=patient_number), groups, fraction, contiguous=True)
     return val
-
-
-_NUMBERED = re.compile(r"^(.*?)(\d+)$")
-
-
-def _series_and_number(patient: str) -> tuple[str, float]:
-    """``("NORMAL2-IM-", 383)`` for ``NORMAL2-IM-0383``; a key without a number sorts last."""
-    if m := _NUMBERED.match(patient):
-        return m.group(1), int(m.group(2))
-    return "", float("inf")
 
 
 def _patients(pool: list[Record]) -> dict[str, list[Record]]:

@@ -26,6 +26,7 @@ import numpy as np
 from .cache import cache_dir_for
 from .decode import read_header
 from .fileio import atomic_write_json
+from .patients import patient_number
 from .records import CLASSES, SPLITS, Record, UnreadableImage
 from .sources import DataSource, open_source
 
@@ -216,8 +217,19 @@ def _patients(records) -> dict:
             **by_class,
             "without_id": sum(1 for r in in_split if not r.patient),
             "images_per_patient": _summary(list(per_patient.values())),
+            "id_ranges": _id_ranges(per_patient),
         }
     return out
+
+
+def _id_ranges(patients) -> dict[str, list[int]]:
+    """``{series: [lowest, highest]}`` of the patient numbers: Kermany's official splits are blocks of them."""
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for patient in patients:
+        series, number = patient_number(patient)
+        if series:
+            numbers[series].append(number)
+    return {series: [min(n), max(n)] for series, n in sorted(numbers.items())}
 
 
 def _cross_split_patients(records) -> dict:

@@ -17,6 +17,8 @@ def render_stats(stats: dict, console: Console) -> None:
     console.print(f"[bold]{title}[/]  {stats['total']} images listed, {stats['readable']} readable")
     console.print(_counts(stats))
     console.print(_patients(stats))
+    if any(p.get("id_ranges") for p in stats["patients"].values()):
+        console.print(_id_ranges(stats))
     console.print(_sizes(stats))
     console.print(_intensity(stats))
     _leaks(stats, console)
@@ -48,6 +50,19 @@ def _patients(stats: dict) -> Table:
         ipp = p["images_per_patient"]
         spread = f"{ipp['min']} · {ipp['median']} · {ipp['max']}" if ipp.get("n") else "-"
         table.add_row(split, str(p["patients"]), str(p["NORMAL"]), str(p["PNEUMONIA"]), spread, str(p["without_id"]))
+    return table
+
+
+def _id_ranges(stats: dict) -> Table:
+    # Kermany's official splits are blocks of the patient numbering; this shows where each split sits.
+    table = Table(title="Patient numbers per id series (lowest..highest)", title_justify="left")
+    table.add_column("split")
+    series = sorted({s for p in stats["patients"].values() for s in p.get("id_ranges", {})})
+    for name in series:
+        table.add_column(name, justify="right")
+    for split, p in stats["patients"].items():
+        ranges = p.get("id_ranges", {})
+        table.add_row(split, *(f"{ranges[s][0]}..{ranges[s][1]}" if s in ranges else "-" for s in series))
     return table
 
 
