@@ -101,8 +101,8 @@ def prepare_data(
     "block": carve the lowest-numbered patients of each id series instead of a
     random draw (see ``splits``), keep the data's "official" val, or "auto":
     official for a PneumoniaMNIST .npz (MedMNIST's benchmark split, 524
-    images), carved otherwise (Kermany's official val is 16 images). ``progress(split, done, total)`` reports
-    caching. Raises DataError with a one-line message when the data cannot be used.
+    images), carved otherwise (Kermany's official val is 16 images).
+    ``progress(split, done, total)`` reports caching. Raises DataError with a one-line message when the data cannot be used.
     """
     from .cache import cache_dir_for, cached_images
     from .sources import open_source
@@ -115,10 +115,10 @@ def prepare_data(
         # --test-data replaces the source's own test split; --no-test drops it
         records = [r for r in records if r.split != "test"]
     keep_official = val_split == "official" or (val_split == "auto" and source.kind == "npz")
+    method = "block" if val_split == "block" else "random"
     # The val assignment is stored beside the cache: every run on this data gets the same one.
     records = with_validation_split(records, fraction=val_fraction, seed=split_seed, keep_official_val=keep_official,
-                                    store=cache_dir_for(source.root),
-                                    method="block" if val_split == "block" else "random")
+                                    store=cache_dir_for(source.root), method=method)
     by_split = {name: [r for r in records if r.split == name] for name in ("train", "val", "test")}
     if test_source is not None:
         by_split["test"] = _test_records(test_source.records())
@@ -144,7 +144,7 @@ def prepare_data(
         "synthetic": bool(source.synthetic or (test_source is not None and test_source.synthetic)),
         "val_fraction": val_fraction,
         "split_seed": split_seed,
-        "val_split": "official" if keep_official else ("block" if val_split == "block" else "carved"),
+        "val_split": "official" if keep_official else {"random": "carved", "block": "block"}[method],
         "use_test": spec.use_test,
     }
     test = lambda: load("test", test_source or source, by_split["test"])  # noqa: E731 - read at the end only
