@@ -102,7 +102,8 @@ def prepare_data(
     random draw (see ``splits``), keep the data's "official" val, or "auto":
     official for a PneumoniaMNIST .npz (MedMNIST's benchmark split, 524
     images), carved otherwise (Kermany's official val is 16 images).
-    ``progress(split, done, total)`` reports caching. Raises DataError with a one-line message when the data cannot be used.
+    ``progress(split, done, total)`` reports caching. Raises DataError with a
+    one-line message when the data cannot be used.
     """
     from .cache import cache_dir_for, cached_images
     from .sources import open_source

@@ -63,8 +63,10 @@ def with_validation_split(
     digest = _pool_digest(pool)
     val_ids = _load(path, fraction, seed, digest, method)
     if val_ids is None:
-        carve = carve_block_validation if method == "block" else carve_validation
-        val_ids = carve(pool, fraction, seed)
+        if method == "block":
+            val_ids = carve_block_validation(pool, fraction)
+        else:
+            val_ids = carve_validation(pool, fraction, seed)
         if path is not None:
             _save(path, fraction, seed, digest, val_ids, method)
     return [
@@ -86,7 +88,7 @@ def carve_validation(pool: list[Record], fraction: float, seed: int) -> set[str]
     return val
 
 
-def carve_block_validation(pool: list[Record], fraction: float, seed: int = 0) -> set[str]:
+def carve_block_validation(pool: list[Record], fraction: float) -> set[str]:
     """Ids of the validation records: whole patients, about ``fraction`` of each
     class (and pneumonia subtype) and id series, lowest patient numbers first."""
     groups = _patients(pool)
