@@ -53,6 +53,7 @@ class Recipe:
     gamma: float = 0.0  # exposure: log-uniform gamma in 1/(1+g)..(1+g)
     contrast: float = 0.0  # exposure: contrast factor in 1 +- c
     brightness: float = 0.0  # exposure: brightness shift +- b (pixels in [0, 1])
+    equalize: bool = False  # histogram-equalize each image inside the model (training.equalize)
     # selection and stopping
     best_metric: str = "val_loss"
     early_stopping_metric: str = "val_loss"

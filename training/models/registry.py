@@ -42,11 +42,19 @@ def model_info(name: str) -> ModelInfo:
     return MODELS[name]
 
 
-def build_model(name: str, image_size: int = 200, /, **options) -> nn.Module:
-    """``options`` may be a whole recipe: only the keys the builder takes are passed."""
+def build_model(name: str, image_size: int = 200, /, *, equalize: bool = False, **options) -> nn.Module:
+    """``options`` may be a whole recipe: only the keys the builder takes are passed.
+
+    ``equalize``: histogram-equalize each input image first (``training.equalize``), for any model.
+    """
     builder = model_info(name).builder
     accepted = set(inspect.signature(builder).parameters) - {"image_size"}
-    return builder(image_size, **{k: v for k, v in options.items() if k in accepted})
+    model = builder(image_size, **{k: v for k, v in options.items() if k in accepted})
+    if equalize:
+        from ..equalize import attach_equalization
+
+        attach_equalization(model)
+    return model
 
 
 def count_parameters(model: nn.Module) -> int:
