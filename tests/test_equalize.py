@@ -5,6 +5,7 @@ import torch
 
 from training.checkpoint import load_model_from_run
 from training.equalize import equalize_histograms
+from training.gradcam import grad_cam
 from training.models import build_model
 from training.recipes import load_recipe
 from training.runstore import read_predictions
@@ -66,3 +67,9 @@ def test_a_run_trained_with_equalize_reloads_with_it(tmp_path):
         p = torch.sigmoid(model(torch.from_numpy(data.val.images).unsqueeze(1).float() / 255)).numpy()
     written = {r["id"]: r["probability"] for r in read_predictions(run) if r["split"] == "val"}
     np.testing.assert_allclose(p, [written[r.id] for r in data.val.records], atol=1e-4)
+
+
+def test_grad_cam_explains_an_equalizing_model_with_frozen_weights():
+    model = build_model("cnn1", 32, equalize=True).eval().requires_grad_(False)
+    result = grad_cam(model, _levels(3, (1, 1, 32, 32)) / 255)
+    assert result.heatmap.shape == (32, 32) and np.isfinite(result.heatmap).all()

@@ -40,7 +40,13 @@ def equalize_histograms(images: torch.Tensor) -> torch.Tensor:
 
 
 def _equalize_input(module: nn.Module, args: tuple) -> tuple:
-    return (equalize_histograms(args[0]), *args[1:])
+    images = args[0]
+    equalized = equalize_histograms(images)
+    if images.requires_grad:
+        # Equalization has no gradient; pass it straight through so a graph still starts at the input
+        # (Grad-CAM asks for one even when the weights are frozen).
+        equalized = images + (equalized - images).detach()
+    return (equalized, *args[1:])
 
 
 def attach_equalization(model: nn.Module) -> nn.Module:
@@ -49,5 +55,5 @@ def attach_equalization(model: nn.Module) -> nn.Module:
     A hook adds no parameters, so the state dict stays the same as the bare model's.
     """
     model.register_forward_pre_hook(_equalize_input)
-    model.equalizes_input = True  # read by tests and reports: hooks are not visible in repr()
+    model.equalizes_input = True  # hooks do not show in repr(); tests read this
     return model
