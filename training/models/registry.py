@@ -10,6 +10,8 @@ from typing import Callable
 
 import torch.nn as nn
 
+from ..equalize import attach_equalization
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -51,8 +53,6 @@ def build_model(name: str, image_size: int = 200, /, *, equalize: bool = False, 
     accepted = set(inspect.signature(builder).parameters) - {"image_size"}
     model = builder(image_size, **{k: v for k, v in options.items() if k in accepted})
     if equalize:
-        from ..equalize import attach_equalization
-
         attach_equalization(model)
     return model
 
