@@ -175,3 +175,41 @@ def test_confidence_is_measured_from_the_threshold():
     assert confidence({"probability": 1.0}, 0.2) == confidence({"probability": 0.0}, 0.2) == 1.0
     assert [kind_of(1, 0.2, 0.2), kind_of(1, 0.19, 0.2), kind_of(0, 0.2, 0.2), kind_of(0, 0.1, 0.2)] == [
         "TP", "FN", "FP", "TN"]
+
+
+def test_a_site_sample_sets_the_threshold_and_the_runs_own_data_is_refused(tmp_path, monkeypatch):
+    """`pneumo threshold RUN --youden --on SITE`: chosen on a labelled sample new to the run, never on its test split."""
+    import shutil
+
+    from training.demo import write_demo
+    from training.predict import predict_images
+
+    monkeypatch.chdir(tmp_path)
+    write_demo(tmp_path / "demo", per_class=24, size=48)
+    assert invoke("train", "cnn1", "--data", "demo", "--epochs", "2", "--image-size", "32", "--out", "runs").exit_code == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    # another site's films: 8 a class, so their patient numbers (1..8) stay below the run's test patients'
+    site = write_demo(tmp_path / "site", per_class=8, size=56, seed=5) / "train"
+
+    result = invoke("threshold", run, "--youden", "--on", site)
+    assert result.exit_code == 0, result.output
+    paths = sorted(site.glob("*/*.jpeg"))
+    labels = [int(p.parent.name == "PNEUMONIA") for p in paths]
+    probabilities = [p.probability for p in predict_images(run, paths)]
+    assert load_threshold(run) == pytest.approx(youden(labels, probabilities))
+    saved = json.loads((run / "threshold.json").read_text())
+    assert saved["how"].startswith("youden on 16 site images") and saved["n_site"] == 16
+    assert "on the site sample (8 NORMAL, 8 PNEUMONIA)" in result.stdout
+
+    copy_of_test = shutil.copytree(tmp_path / "demo" / "test", tmp_path / "elsewhere")
+    refused = {
+        tmp_path / "demo" / "test": "overlaps the run's training data",
+        copy_of_test: "file names of this run's test images",
+    }
+    for folder, why in refused.items():
+        result = invoke("threshold", run, "--sensitivity", "0.9", "--on", folder)
+        assert result.exit_code == 1 and why in result.output, result.output
+    assert json.loads((run / "threshold.json").read_text()) == saved  # a refusal leaves the saved point as it was
+    assert f"({saved['how']})" in invoke("threshold", run).stdout  # showing it says where it came from
+    no_rule = invoke("threshold", run, "--on", site)
+    assert no_rule.exit_code == 1 and "needs a rule" in no_rule.output

@@ -14,10 +14,16 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def load_threshold(run_dir: Path) -> float:
+    return load_operating_point(run_dir)["threshold"]
+
+
+def load_operating_point(run_dir: Path) -> dict:
+    """``{"threshold": t, "how": where it came from}``; the default 0.5 when none was saved or the file is unreadable."""
     try:
-        return float(json.loads(RunPaths(Path(run_dir)).threshold.read_text())["threshold"])
+        info = json.loads(RunPaths(Path(run_dir)).threshold.read_text())
+        return {"threshold": float(info["threshold"]), "how": info.get("how", "saved")}
     except (OSError, ValueError, KeyError, TypeError):
-        return DEFAULT_THRESHOLD
+        return {"threshold": DEFAULT_THRESHOLD, "how": "default 0.5 (no operating point chosen yet)"}
 
 
 def save_threshold(run_dir: Path, threshold: float, how: str, **details) -> None:

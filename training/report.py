@@ -7,7 +7,6 @@ thumbnails of the misclassified X-rays with the reviewer's notes.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from PIL import Image, ImageDraw, ImageFont
 from .bootstrap import bootstrap_cis
 from .fileio import atomic_write_bytes, atomic_write_text
 from .metrics import binary_metrics
+from .operating_point import load_operating_point
 from .review_cases import CaseImages, labels_and_probabilities, load_rows, review_cases, split_rows
-from .runstore import RunPaths, load_config, summarize_run
+from .runstore import load_config, summarize_run
 from .thresholds import pr_curve, roc_curve
 
 WHITE, BLACK, GREY, LIGHT = (255, 255, 255), (20, 20, 20), (120, 120, 120), (225, 225, 225)
@@ -143,7 +143,7 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
     rows = split_rows(load_rows(run_dir), split)
     labels, probs = labels_and_probabilities(rows)
     config = load_config(run_dir)
-    threshold_info = _threshold_info(run_dir)
+    threshold_info = load_operating_point(run_dir)
     threshold = threshold_info["threshold"]
     metrics = binary_metrics(labels, probs, threshold)
     both_classes = 0 < labels.sum() < len(labels)
@@ -178,14 +178,6 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
     report = out_dir / "report.md"
     atomic_write_text(report, text)
     return report
-
-
-def _threshold_info(run_dir: Path) -> dict:
-    try:
-        info = json.loads(RunPaths(run_dir).threshold.read_text())
-        return {"threshold": float(info["threshold"]), "how": info.get("how", "saved")}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {"threshold": 0.5, "how": "default 0.5 (no operating point chosen yet)"}
 
 
 def _best_epoch_text(run_dir: Path) -> str:

@@ -107,11 +107,14 @@ def threshold(
     sensitivity: Optional[float] = typer.Option(None, "--sensitivity", min=0.0, max=1.0,
                                                 help="Highest threshold reaching this sensitivity on validation."),
     value: Optional[float] = typer.Option(None, "--value", min=0.0, max=1.0, help="Set this threshold directly."),
+    site: Optional[Path] = typer.Option(
+        None, "--on", help="Choose on this labelled folder (NORMAL/, PNEUMONIA/) of films from the site where the "
+        "model will be used, instead of on validation. Never the run's training or test data."),
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
-    """Show, or choose and save, the run's operating point (chosen on validation rows only)."""
+    """Show, or choose and save, the run's operating point (chosen on validation rows, or on a site's sample with --on)."""
     from training.metrics import binary_metrics
-    from training.operating_point import load_threshold, save_threshold
+    from training.operating_point import load_operating_point, save_threshold
     from training.review_cases import labels_and_probabilities, load_rows, split_rows
     from training.thresholds import threshold_for_sensitivity
     from training.thresholds import youden as youden_threshold
@@ -119,6 +122,11 @@ def threshold(
     if sum((youden, sensitivity is not None, value is not None)) > 1:
         fail("choose one of --youden, --sensitivity X, --value T")
     run_dir = _run(run, runs_dir)
+    if site is not None:
+        if not youden and sensitivity is None:
+            fail("--on needs a rule to apply there: --youden or --sensitivity X")
+        _threshold_on_site(run_dir, site, "youden" if youden else f"sensitivity>={sensitivity}")
+        return
     with user_errors(*_ERRORS):
         labels, probs = labels_and_probabilities(split_rows(load_rows(run_dir), "val"))
         if youden:
@@ -129,16 +137,35 @@ def threshold(
         elif value is not None:
             chosen, how = value, "manual"
         else:
-            chosen, how = load_threshold(run_dir), None
+            saved = load_operating_point(run_dir)
+            chosen, how = saved["threshold"], None
     metrics = binary_metrics(labels, probs, chosen)
     if how is not None:
         save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"], val_specificity=metrics["specificity"])
         typer.echo(f"saved threshold {chosen:.4f} ({how}) to {run_dir.name}/threshold.json")
     else:
-        typer.echo(f"threshold {chosen:.4f}")
+        typer.echo(f"threshold {chosen:.4f} ({saved['how']})")
     typer.echo("on validation: " + ", ".join(
         f"{k} {metrics[k]:.3f}" for k in ("sensitivity", "specificity", "precision", "npv", "accuracy")
         if metrics[k] is not None))
+
+
+def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
+    from training.metrics import binary_metrics
+    from training.operating_point import save_threshold
+    from training.records import DataError
+    from training.site_calibration import choose_site_threshold
+
+    with user_errors(DataError, *_ERRORS):
+        site = choose_site_threshold(run_dir, folder, rule)
+    for path, why in site.skipped:
+        typer.echo(f"skipped {path}: {why}")
+    metrics = binary_metrics(site.labels, site.probabilities, site.threshold)
+    save_threshold(run_dir, site.threshold, site.how, n_site=len(site.labels),
+                   site_sensitivity=metrics["sensitivity"], site_specificity=metrics["specificity"])
+    typer.echo(f"saved threshold {site.threshold:.4f} ({site.how}) to {run_dir.name}/threshold.json")
+    typer.echo(f"on the site sample ({int((site.labels == 0).sum())} NORMAL, {int(site.labels.sum())} PNEUMONIA): "
+               + ", ".join(f"{k} {metrics[k]:.3f}" for k in ("sensitivity", "specificity", "accuracy")))
 
 
 def register(app: typer.Typer) -> None:
