@@ -56,10 +56,10 @@ def _fraction(text: str) -> float | None:
     return value if 0.0 <= value <= 1.0 else None
 
 
-def choose_threshold(rule: str, labels, probabilities) -> tuple[float, str]:
-    """``(threshold, how)`` for ``rule`` on validation labels and probabilities.
+def choose_threshold(rule: str, labels, probabilities, where: str = "val") -> tuple[float, str]:
+    """``(threshold, how)`` for ``rule`` on the labels and probabilities of ``where`` (validation, or a site's sample).
 
-    A rule that needs both classes falls back to 0.5 (and says so) when val lacks one.
+    A rule that needs both classes falls back to 0.5 (and says so) when they lack one.
     """
     from .thresholds import threshold_for_sensitivity, youden
 
@@ -68,7 +68,7 @@ def choose_threshold(rule: str, labels, probabilities) -> tuple[float, str]:
         return value, "fixed by the recipe"
     labels = np.asarray(labels).astype(int)
     if labels.min(initial=1) == labels.max(initial=0):
-        return DEFAULT_THRESHOLD, f"{rule} impossible (val has one class): 0.5"
+        return DEFAULT_THRESHOLD, f"{rule} impossible ({where} has one class): 0.5"
     if kind == "youden":
-        return youden(labels, probabilities), "youden on val"
-    return threshold_for_sensitivity(labels, probabilities, value), f"sensitivity>={value:g} on val"
+        return youden(labels, probabilities), f"youden on {where}"
+    return threshold_for_sensitivity(labels, probabilities, value), f"sensitivity>={value:g} on {where}"

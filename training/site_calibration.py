@@ -35,14 +35,12 @@ class SiteThreshold:
 def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThreshold:
     """Predict the labelled ``folder`` (NORMAL/ and PNEUMONIA/ inside) with the run, then apply ``rule``
     ("youden" or "sensitivity>=s") to it. ``DataError`` (one line) if the sample is not fit for it."""
-    from .operating_point import parse_threshold_rule
+    from .operating_point import choose_threshold, parse_threshold_rule
     from .predict import predict_images
     from .runstore import load_config
     from .sources import open_source
-    from .thresholds import threshold_for_sensitivity, youden
 
-    kind, value = parse_threshold_rule(rule)
-    if kind == "fixed":
+    if parse_threshold_rule(rule)[0] == "fixed":
         raise ValueError("a fixed threshold needs no sample: give youden or sensitivity>=s")
     config = load_config(run_dir)
     records = [r for r in open_source(folder).records() if r.path is not None]
@@ -55,11 +53,8 @@ def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThresho
     if len(set(labels.tolist())) < 2:
         raise DataError(f"{folder}: the sample needs readable NORMAL and PNEUMONIA images "
                         f"({int((labels == 0).sum())} NORMAL, {int((labels == 1).sum())} PNEUMONIA)")
-    if kind == "youden":
-        chosen, name = youden(labels, probabilities), "youden"
-    else:
-        chosen, name = threshold_for_sensitivity(labels, probabilities, value), f"sensitivity>={value:g}"
-    how = f"{name} on {len(labels)} site images ({os.path.abspath(folder)})"
+    where = f"{len(labels)} site images ({os.path.abspath(folder)})"
+    chosen, how = choose_threshold(rule, labels, probabilities, where=where)
     return SiteThreshold(float(chosen), how, labels, probabilities, skipped)
 
 
