@@ -2,7 +2,7 @@
 
 Pure Python (no Textual) so the app's screens stay thin and this is easy to test.
 ``RunFollower.poll()`` reads only the bytes appended to ``events.jsonl`` since
-the last call (via ``training.events.EventFollower``), folds the new events into
+the last call (via ``training.run.events.EventFollower``), folds the new events into
 per-step and per-epoch series, and re-derives the run's status from the last
 lifecycle event plus the lock holder, so a trainer that died shows as stale.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.events import EventFollower
-from training.lock import read_holder
-from training.runstore import RunPaths, RunSummary, load_config, run_status
+from training.run.events import EventFollower
+from training.run.lock import read_holder
+from training.run.store import RunPaths, RunSummary, load_config, run_status
 
 # The per-epoch series the charts draw, in the order of the epoch event.
 EPOCH_METRICS = (
@@ -182,7 +182,7 @@ class RunFollower:
             del self._recent_steps[: -self.RATE_WINDOW]
 
     def summary(self) -> RunSummary:
-        """What ``training.runstore.summarize_run`` says, from the series already read (no re-read)."""
+        """What ``training.run.store.summarize_run`` says, from the series already read (no re-read)."""
         s = self.series
         best_ckpt = self._best_checkpoint or {}
         best_epoch = best_ckpt.get("epoch")

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.events import read_events
-from training.lock import holder_alive, read_holder
-from training.runstore import RunPaths, is_run_dir
+from training.run.events import read_events
+from training.run.lock import holder_alive, read_holder
+from training.run.store import RunPaths, is_run_dir
 
 LAUNCH_LOGS = ".launch"  # inside the runs folder, until the run folder is known
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.events import EventWriter  # noqa: E402
-from training.lock import RunLock  # noqa: E402
+from training.run.events import EventWriter  # noqa: E402
+from training.run.lock import RunLock  # noqa: E402
 
 STEPS_PER_EPOCH = 10
 

@@ -39,7 +39,7 @@ async def shoot(app: PneumoApp, path: Path, keys: list[str], with_stats: bool = 
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "assets").resolve()
     out.mkdir(parents=True, exist_ok=True)
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     work = Path(tempfile.mkdtemp(prefix="pneumo-shots-"))
     os.environ["PNEUMO_CACHE"] = str(work / "cache")

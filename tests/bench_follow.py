@@ -39,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pneumo_tui.launch import TrainSettings, launch, pneumo_command, start_training  # noqa: E402
-from training.events import read_events  # noqa: E402
-from training.runstore import RunPaths  # noqa: E402
+from training.run.events import read_events  # noqa: E402
+from training.run.store import RunPaths  # noqa: E402
 
 # Keys that each change the screen: log scale, next chart, to Runs, smoothing, metric, back to Train.
 KEYS = [b"l", b"l", b"v", b"3", b"]", b"[", b"m", b"2"]
@@ -157,7 +157,7 @@ def main() -> None:
                         help="latency while tests/app_run_writer.py (20 events/s, no torch) writes the run")
     args = parser.parse_args()
 
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     work = Path(tempfile.mkdtemp(prefix="pneumo-bench-"))
     os.environ["PNEUMO_CACHE"] = str(work / "cache")

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import torch
 from training.models import build_model
-from training.gradcam import explain_image
-from training.bootstrap import bootstrap_cis
-from training.significance import delong
+from training.evaluation.gradcam import explain_image
+from training.metrics.bootstrap import bootstrap_cis
+from training.metrics.significance import delong
 
 torch.set_num_threads(2)
 rng = np.random.default_rng(0)

@@ -101,7 +101,7 @@ def kermany_tree(tmp_path) -> Path:
 
 @pytest.fixture
 def demo_root(tmp_path) -> Path:
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     return write_demo(tmp_path / "demo", per_class=12, size=48, seed=1)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import SplitData, arrays_data
-from training.records import Record
+from training.data.arrays import SplitData, arrays_data
+from training.data.records import Record
 
 
 def square_split(n: int, split: str, seed: int, size: int = 32) -> SplitData:

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.checkpoint import load_model_from_run
-from training.data import SplitData
-from training.device import device_setup
-from training.inference import predict_split
-from training.metrics import roc_auc
-from training.predict import load_for_model
-from training.records import Record
-from training.runstore import read_predictions
+from training.engine.checkpoint import load_model_from_run
+from training.data.arrays import SplitData
+from training.engine.device import device_setup
+from training.engine.inference import predict_split
+from training.metrics.binary import roc_auc
+from training.evaluation.predict import load_for_model
+from training.data.records import Record
+from training.run.store import read_predictions
 
 
 def probe(run: Path, images: list[Path], labels: np.ndarray) -> tuple[float, float, float]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from pneumo_tui.app import PneumoApp
 from pneumo_tui.screens.train import TrainView
 from pneumo_tui.widgets.charts import CurveChart
-from training.events import read_events
-from training.runstore import RunPaths
+from training.run.events import read_events
+from training.run.store import RunPaths
 
 from app_run_writer import write_long_run
 

@@ -176,8 +176,8 @@ async def test_escape_skips_the_welcome_screen():
 @pytest.fixture(scope="module")
 def finished_runs(tmp_path_factory):
     """A real finished run (tiny MLP on the synthetic demo set, one epoch) for the review tab."""
-    pytest.importorskip("training.trainer", reason="needs the training engine")
-    from training.demo import write_demo
+    pytest.importorskip("training.engine.trainer", reason="needs the training engine")
+    from training.data.demo import write_demo
 
     tmp = tmp_path_factory.mktemp("review")
     data = write_demo(tmp / "demo", per_class=12, size=64)
@@ -240,7 +240,7 @@ async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_pat
 
 async def test_data_screen_warns_and_lists_duplicates_and_unreadable_files(tmp_path, monkeypatch):
     from pneumo_tui.screens.data import ProblemList
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path / "cache"))
     data = write_demo(tmp_path / "demo", per_class=12, size=64)
@@ -273,7 +273,7 @@ async def test_long_series_are_downsampled_to_the_chart_width(tmp_path):
 
 
 async def test_every_screen_renders_with_no_color(monkeypatch, tmp_path):
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path / "cache"))
     data = write_demo(tmp_path / "demo", per_class=6, size=64)

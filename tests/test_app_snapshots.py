@@ -19,7 +19,7 @@ SIZES = [(100, 30), (80, 24)]
 
 @pytest.fixture
 def demo_data(tmp_path, monkeypatch):
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     monkeypatch.chdir(tmp_path)  # the screen shows the path as given: keep it the same on every machine
     monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path / "cache"))

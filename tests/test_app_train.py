@@ -7,10 +7,10 @@ from textual.widgets import Input, Select
 
 from pneumo_tui.app import PneumoApp
 from pneumo_tui.screens.train import TrainView
-from training.events import read_events
-from training.runstore import RunPaths
+from training.run.events import read_events
+from training.run.store import RunPaths
 
-pytest.importorskip("training.trainer", reason="needs the training engine (pneumo train)")
+pytest.importorskip("training.engine.trainer", reason="needs the training engine (pneumo train)")
 
 
 def _set(app, selector: str, value: str) -> None:
@@ -32,7 +32,7 @@ async def _start_cnn3(app, pilot, epochs: str, image_size: str) -> TrainView:
 
 
 async def test_training_started_in_the_app_survives_quitting(tmp_path, monkeypatch):
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     # Slow steps (inherited by the detached trainer): the run must still be going when the app quits,
     # however fast this machine reaches that point.
@@ -71,7 +71,7 @@ async def test_training_started_in_the_app_survives_quitting(tmp_path, monkeypat
 
 
 async def test_stop_then_resume_from_the_train_screen(tmp_path, monkeypatch):
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     # Slow steps (inherited by the detached trainer) so that early stopping cannot end the run before Stop lands.
     monkeypatch.setenv("PNEUMO_STEP_DELAY", "0.5")

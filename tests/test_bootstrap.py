@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from training.bootstrap import bootstrap_cis
-from training.significance import auc_variance
+from training.metrics.bootstrap import bootstrap_cis
+from training.metrics.significance import auc_variance
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_seeded_and_reproducible():
 
 
 def test_rank_fallback_agrees_with_pairwise(monkeypatch):
-    import training.bootstrap as bootstrap
+    import training.metrics.bootstrap as bootstrap
 
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 2, 80)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import gray_image, truncated_jpeg
-from training.cache import cache_dir_for, cached_images
-from training.decode import resize
-from training.sources import open_source
+from training.data.cache import cache_dir_for, cached_images
+from training.data.decode import resize
+from training.data.sources import open_source
 
 
 def _counting(source):
@@ -95,7 +95,7 @@ def test_unreadable_images_are_skipped_once_with_a_warning(kermany_tree, caplog)
     (kermany_tree / "train" / "NORMAL" / "IM-0051-0001.jpeg").write_bytes(b"")
     source = open_source(kermany_tree)
     records = source.records()
-    with caplog.at_level(logging.WARNING, logger="training.cache"):
+    with caplog.at_level(logging.WARNING, logger="training.data.cache"):
         out = cached_images(source, records, size=16)
     assert len(out.records) == len(records) - 2 == len(out.images)
     reasons = {p.path: p.reason for p in out.skipped}

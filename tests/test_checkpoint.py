@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.checkpoint import CheckpointError, CheckpointRefused, load_checkpoint, load_model_from_run, save_checkpoint
-from training.recipes import load_recipe
-from training.runstore import RunPaths
-from training.trainer import train
+from training.engine.checkpoint import CheckpointError, CheckpointRefused, load_checkpoint, load_model_from_run, save_checkpoint
+from training.engine.recipes import load_recipe
+from training.run.store import RunPaths
+from training.engine.trainer import train
 
 from engine_helpers import square_data
 

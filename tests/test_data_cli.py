@@ -63,6 +63,6 @@ def test_stats_reports_bad_inputs_without_traceback(tmp_path):
 
 def test_cli_imports_data_modules_lazily():
     code = "import sys, pneumo_tui.cli; print(sorted(m for m in sys.modules if m in " \
-           "('training.stats', 'training.cache', 'training.download', 'training.demo')))"
+           "('training.data.stats', 'training.data.cache', 'training.data.download', 'training.data.demo')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

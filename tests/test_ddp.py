@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training.events import read_events
-from training.runstore import RunPaths, read_predictions, run_status
+from training.run.events import read_events
+from training.run.store import RunPaths, read_predictions, run_status
 
 PNEUMO = str(Path(sys.executable).with_name("pneumo"))
 

@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 from conftest import bomb_png, gray_image, truncated_jpeg
-from training.decode import decode_image, read_header, resize, stretch_to_uint8
-from training.records import UnreadableImage
+from training.data.decode import decode_image, read_header, resize, stretch_to_uint8
+from training.data.records import UnreadableImage
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P", "1", "CMYK"])

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from conftest import gray_image
 from pneumo_tui.cli import app
-from training.download import PNEUMONIAMNIST, download_dataset, fetch, plan
-from training.records import DataError
-from training.sources import open_source
+from training.data.download import PNEUMONIAMNIST, download_dataset, fetch, plan
+from training.data.records import DataError
+from training.data.sources import open_source
 
 
 class FileServer:

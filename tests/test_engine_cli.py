@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from training.evaluate import evaluate_run
-from training.runstore import RunPaths
+from training.evaluation.evaluate import evaluate_run
+from training.run.store import RunPaths
 
 runner = CliRunner()
 

@@ -3,13 +3,13 @@
 import numpy as np
 import torch
 
-from training.checkpoint import load_model_from_run
-from training.equalize import equalize_histograms
-from training.gradcam import grad_cam
+from training.engine.checkpoint import load_model_from_run
+from training.models.equalize import equalize_histograms
+from training.evaluation.gradcam import grad_cam
 from training.models import build_model
-from training.recipes import load_recipe
-from training.runstore import read_predictions
-from training.trainer import train
+from training.engine.recipes import load_recipe
+from training.run.store import read_predictions
+from training.engine.trainer import train
 
 from engine_helpers import square_data
 

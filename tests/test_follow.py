@@ -152,7 +152,7 @@ def test_run_colours_are_stable_and_log_ticks_read_as_values():
 
 
 def test_summary_matches_the_run_store(tmp_path):
-    from training.runstore import summarize_run
+    from training.run.store import summarize_run
 
     for run in FIXTURES.iterdir():
         follower = RunFollower(run)

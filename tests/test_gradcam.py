@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from training.gradcam import GradCamUnavailable, explain_image, find_target_layer, grad_cam
+from training.evaluation.gradcam import GradCamUnavailable, explain_image, find_target_layer, grad_cam
 
 SIZE = 32
 

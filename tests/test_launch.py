@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from pneumo_tui.launch import StopError, TrainSettings, launch, stop_training
-from training.events import read_events
-from training.runstore import RunPaths
+from training.run.events import read_events
+from training.run.store import RunPaths
 
 import pytest
 

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-import training.cache
-from training.data import DataSpec, prepare_data
-from training.device import device_setup
-from training.events import read_events
-from training.inference import predict_split
-from training.operating_point import choose_threshold, load_threshold, parse_threshold_rule
-from training.recipes import RecipeError, load_recipe
-from training.runstore import RunPaths, read_predictions
-from training.thresholds import youden
-from training.trainer import resume_run, train
-from training.tta import predict_views
+import training.data.cache
+from training.data.arrays import DataSpec, prepare_data
+from training.engine.device import device_setup
+from training.run.events import read_events
+from training.engine.inference import predict_split
+from training.run.operating_point import choose_threshold, load_threshold, parse_threshold_rule
+from training.engine.recipes import RecipeError, load_recipe
+from training.run.store import RunPaths, read_predictions
+from training.metrics.thresholds import youden
+from training.engine.trainer import resume_run, train
+from training.engine.tta import predict_views
 
 from engine_helpers import square_data, square_split, write_tiny_npz
 
@@ -68,7 +68,7 @@ def test_youden_threshold_is_chosen_on_val_saved_and_used_by_the_test_eval(tmp_p
 
 def test_the_test_split_is_read_only_after_the_last_epoch_also_when_resumed(demo_root, tmp_path, monkeypatch):
     timeline = []  # ("epoch", n) events and ("test images", count) reads, in the order they happen
-    original = training.cache.cached_images
+    original = training.data.cache.cached_images
 
     def watched(source, records, *args, **kwargs):
         tests = [r for r in records if r.split == "test"]
@@ -82,7 +82,7 @@ def test_the_test_split_is_read_only_after_the_last_epoch_also_when_resumed(demo
         if event["event"] == "step" and event["epoch"] == 2 and event["step"] == 1:
             os.kill(os.getpid(), signal.SIGINT)  # the trainer's Ctrl-C: stop after this step, checkpointed
 
-    monkeypatch.setattr(training.cache, "cached_images", watched)
+    monkeypatch.setattr(training.data.cache, "cached_images", watched)
     recipe = load_recipe("cnn3", ["epochs=3", "image_size=32", "batch_size=4"])
     run = train(recipe, DataSpec(demo_root), tmp_path / "runs", on_event=follow)
     assert timeline[-1] == ("run_finished", "interrupted")
@@ -133,8 +133,8 @@ def test_no_test_explores_on_val_only_and_says_so_in_config(demo_root, tmp_path,
     from pneumo_tui.cli import app
 
     read = []
-    original = training.cache.cached_images
-    monkeypatch.setattr(training.cache, "cached_images",
+    original = training.data.cache.cached_images
+    monkeypatch.setattr(training.data.cache, "cached_images",
                         lambda source, records, *a, **k: read.extend(r.split for r in records) or original(source, records, *a, **k))
     result = CliRunner().invoke(app, ["train", "cnn3", "--data", str(demo_root), "--no-test", "--epochs", "1",
                                       "--image-size", "32", "--set", "batch_size=8", "--out", str(tmp_path / "runs")])

@@ -3,7 +3,7 @@
 import pytest
 
 from training.models import model_names
-from training.recipes import RecipeError, load_recipe, recipe_names
+from training.engine.recipes import RecipeError, load_recipe, recipe_names
 
 STUDY = ["baseline", "cnn1", "cnn3", "resnet50"]
 

@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from training.bootstrap import bootstrap_cis
-from training.events import read_events
-from training.repeat import spread
-from training.runstore import RunPaths, read_predictions
+from training.metrics.bootstrap import bootstrap_cis
+from training.run.events import read_events
+from training.experiments.repeat import spread
+from training.run.store import RunPaths, read_predictions
 
 runner = CliRunner()
 

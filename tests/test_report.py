@@ -5,9 +5,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from training.report import draw_confusion, draw_curve
-from training.review_cases import review_cases
-from training.review_notes import ReviewNotes
+from training.evaluation.report import draw_confusion, draw_curve
+from training.evaluation.review_cases import review_cases
+from training.run.review_notes import ReviewNotes
 
 from review_fixtures import write_run
 

@@ -8,12 +8,12 @@ import pytest
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from training.metrics import binary_metrics
-from training.operating_point import load_threshold, save_threshold
-from training.review_notes import ReviewNotes
-from training.runstore import read_predictions
-from training.significance import delong, mcnemar
-from training.thresholds import threshold_for_sensitivity, youden
+from training.metrics.binary import binary_metrics
+from training.run.operating_point import load_threshold, save_threshold
+from training.run.review_notes import ReviewNotes
+from training.run.store import read_predictions
+from training.metrics.significance import delong, mcnemar
+from training.metrics.thresholds import threshold_for_sensitivity, youden
 
 from review_fixtures import write_run
 
@@ -138,7 +138,7 @@ def test_compare_refuses_runs_on_different_images(tmp_path):
 
 def test_review_json_on_a_trained_run(tmp_path, monkeypatch):
     """A real tiny run: `pneumo train` on the demo set, then review at a threshold chosen on val."""
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     monkeypatch.chdir(tmp_path)
     write_demo(tmp_path / "demo", per_class=24, size=48)
@@ -160,7 +160,7 @@ def test_review_json_on_a_trained_run(tmp_path, monkeypatch):
     text = (tmp_path / "report" / "report.md").read_text()
     assert "checkpoint of epoch" in text and "SYNTHETIC DATA" in text
     # the images of a real run load (paths in predictions.csv are relative to where training ran)
-    from training.review_cases import CaseImages
+    from training.evaluation.review_cases import CaseImages
 
     monkeypatch.chdir("/")
     pixels = CaseImages(run).load(everything[0])
@@ -168,7 +168,7 @@ def test_review_json_on_a_trained_run(tmp_path, monkeypatch):
 
 
 def test_confidence_is_measured_from_the_threshold():
-    from training.review_cases import confidence, kind_of
+    from training.evaluation.review_cases import confidence, kind_of
 
     assert confidence({"probability": 0.25}, 0.2) == pytest.approx(0.0625)  # called positive, only just
     assert confidence({"probability": 0.1}, 0.2) == pytest.approx(0.5)
@@ -181,8 +181,8 @@ def test_a_site_sample_sets_the_threshold_and_the_runs_own_data_is_refused(tmp_p
     """`pneumo threshold RUN --youden --on SITE`: chosen on a labelled sample new to the run, never on its test split."""
     import shutil
 
-    from training.demo import write_demo
-    from training.predict import predict_images
+    from training.data.demo import write_demo
+    from training.evaluation.predict import predict_images
 
     monkeypatch.chdir(tmp_path)
     write_demo(tmp_path / "demo", per_class=24, size=48)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from training.review_notes import VERDICTS, ReviewNotes
+from training.run.review_notes import VERDICTS, ReviewNotes
 
 
 def test_notes_round_trip(tmp_path):

@@ -12,13 +12,13 @@ from textual.widgets import DataTable, Static
 from pneumo_tui.screens.evaluation import EvaluationScreen, EvaluationView
 from pneumo_tui.screens.review import CAVEAT, ReviewScreen, ReviewView
 from pneumo_tui.widgets.xray import XRayView, get_image_protocol, set_image_protocol
-from training.checkpoint import save_checkpoint
-from training.metrics import binary_metrics
+from training.engine.checkpoint import save_checkpoint
+from training.metrics.binary import binary_metrics
 from training.models import build_model
-from training.operating_point import load_threshold
-from training.review_cases import review_cases
-from training.review_notes import ReviewNotes
-from training.thresholds import threshold_for_sensitivity, youden
+from training.run.operating_point import load_threshold
+from training.evaluation.review_cases import review_cases
+from training.run.review_notes import ReviewNotes
+from training.metrics.thresholds import threshold_for_sensitivity, youden
 
 from review_fixtures import write_run
 
@@ -132,8 +132,8 @@ async def test_gradcam_overlay_is_computed_in_a_worker_with_the_caveat(run):
         await pilot.press("down", "down", "down")  # moving on quickly: each case gets its own map
         await settle(pilot)
         assert xray.has_heatmap
-        from training.checkpoint import load_model_from_run
-        from training.gradcam import explain_image
+        from training.engine.checkpoint import load_model_from_run
+        from training.evaluation.gradcam import explain_image
 
         view = app.screen.query_one(ReviewView)
         model, _ = load_model_from_run(run)

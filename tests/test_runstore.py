@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from training.events import EventFollower, EventWriter, read_events
-from training.lock import RunLock, RunLocked
-from training.runstore import RunPaths, list_runs, new_run_dir, run_status
+from training.run.events import EventFollower, EventWriter, read_events
+from training.run.lock import RunLock, RunLocked
+from training.run.store import RunPaths, list_runs, new_run_dir, run_status
 
 
 def test_follower_reads_incrementally_and_waits_for_partial_lines(tmp_path):
@@ -73,7 +73,7 @@ def test_status_and_summary(tmp_path):
 
 
 def test_resolve_run_by_path_prefix_and_clear_errors(tmp_path):
-    from training.runstore import resolve_run
+    from training.run.store import resolve_run
 
     run = new_run_dir(tmp_path, "cnn3")
     RunPaths(run).config.write_text("{}")

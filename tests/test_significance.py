@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from training.metrics import roc_auc
-from training.significance import auc_variance, delong, mcnemar
+from training.metrics.binary import roc_auc
+from training.metrics.significance import auc_variance, delong, mcnemar
 
 
 def test_mcnemar_exact_binomial_for_few_discordant_cases():

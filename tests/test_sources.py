@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, make_kermany_tree, needs_shared_data, write_dicom
-from training.patients import parse_name
-from training.records import DataError, UnreadableImage
-from training.sources import open_source
+from training.data.patients import parse_name
+from training.data.records import DataError, UnreadableImage
+from training.data.sources import open_source
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,9 @@ import json
 from collections import Counter, defaultdict
 
 from conftest import SHARED_DATA, needs_shared_data
-from training.records import Record
-from training.sources import open_source
-from training.splits import with_validation_split
+from training.data.records import Record
+from training.data.sources import open_source
+from training.data.splits import with_validation_split
 
 
 def _records(n_patients=60, seed_split="train"):

@@ -6,12 +6,12 @@ import shutil
 import numpy as np
 import pytest
 
-import training.stats as stats_module
+import training.data.stats as stats_module
 from conftest import SHARED_DATA, bomb_png, gray_image, make_kermany_tree, needs_shared_data, truncated_jpeg, write_dicom
-from training.cache import cached_images
-from training.records import DataError
-from training.sources import open_source
-from training.stats import compute_stats
+from training.data.cache import cached_images
+from training.data.records import DataError
+from training.data.sources import open_source
+from training.data.stats import compute_stats
 
 
 def test_counts_patients_sizes_modes(kermany_tree):

@@ -5,10 +5,10 @@ import json
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from training.bench import bench_models, bench_pipeline
-from training.data import DataSpec
-from training.demo import write_demo
-from training.study import PUBLISHED, run_study
+from training.experiments.bench import bench_models, bench_pipeline
+from training.data.arrays import DataSpec
+from training.data.demo import write_demo
+from training.experiments.study import PUBLISHED, run_study
 
 runner = CliRunner()
 TINY = ["image_size=32", "epochs=1", "batch_size=16"]
@@ -31,7 +31,7 @@ def test_study_trains_each_model_and_reports_its_single_test_evaluation(tmp_path
 
 
 def _test_rows(run_dir):
-    from training.runstore import read_predictions
+    from training.run.store import read_predictions
 
     return [r for r in read_predictions(run_dir) if r["split"] == "test"]
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from training.metrics import binary_metrics, roc_auc
-from training.thresholds import pr_curve, roc_curve, threshold_for_sensitivity, youden
+from training.metrics.binary import binary_metrics, roc_auc
+from training.metrics.thresholds import pr_curve, roc_curve, threshold_for_sensitivity, youden
 
 LABELS = [0, 0, 0, 0, 1, 1, 1, 1]
 PROBS = [0.1, 0.3, 0.35, 0.6, 0.4, 0.7, 0.8, 0.9]

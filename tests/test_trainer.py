@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from training.augment import AffineAugment
-from training.data import BatchLoader, DataSpec
-from training.events import read_events
-from training.optim import EarlyStopping, LRSchedule
-from training.recipes import load_recipe
-from training.runstore import RunPaths, read_predictions, run_status
-from training.trainer import TrainingFailed, class_weights, train
+from training.engine.augment import AffineAugment
+from training.data.arrays import BatchLoader, DataSpec
+from training.run.events import read_events
+from training.engine.optim import EarlyStopping, LRSchedule
+from training.engine.recipes import load_recipe
+from training.run.store import RunPaths, read_predictions, run_status
+from training.engine.trainer import TrainingFailed, class_weights, train
 
 from engine_helpers import square_data, square_split, write_tiny_npz
 
@@ -84,12 +84,12 @@ def test_training_learns_an_easy_signal(tmp_path):
 
 
 def test_a_failing_run_says_run_failed_in_one_line(tmp_path, monkeypatch):
-    import training.trainer
+    import training.engine.trainer
 
     def broken_loss(*args, **kwargs):
         raise RuntimeError("loss exploded\nsecond line")
 
-    monkeypatch.setattr(training.trainer, "weighted_bce", broken_loss)
+    monkeypatch.setattr(training.engine.trainer, "weighted_bce", broken_loss)
     recipe = load_recipe("cnn3", ["epochs=1", "image_size=32", "batch_size=8"])
     with pytest.raises(TrainingFailed, match="RuntimeError: loss exploded") as info:
         train(recipe, square_data(), tmp_path / "runs")
@@ -154,7 +154,7 @@ def test_augmentation_is_batched_affine_and_keeps_shape():
 
 
 def test_exposure_augmentation_stays_in_range_and_varies_per_image():
-    from training.augment import ExposureAugment
+    from training.engine.augment import ExposureAugment
 
     images = torch.linspace(0, 1, 64).view(1, 1, 8, 8).repeat(256, 1, 1, 1)
     assert ExposureAugment().__call__(images) is images
@@ -168,7 +168,7 @@ def test_exposure_augmentation_stays_in_range_and_varies_per_image():
 
 
 def test_exposure_keys_are_validated():
-    from training.recipes import RecipeError, load_recipe
+    from training.engine.recipes import RecipeError, load_recipe
 
     assert load_recipe("cnn3", ["gamma=0.3", "contrast=0.2"]).gamma == 0.3
     with pytest.raises(RecipeError, match="gamma"):
@@ -176,7 +176,7 @@ def test_exposure_keys_are_validated():
 
 
 def test_prepare_data_on_an_npz_keeps_every_image_and_the_right_pixels(tmp_path):
-    from training.data import prepare_data
+    from training.data.arrays import prepare_data
 
     path = write_tiny_npz(tmp_path / "tiny.npz", {"train": 40, "val": 4, "test": 8})
     arrays = np.load(path)

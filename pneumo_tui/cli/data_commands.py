@@ -27,7 +27,7 @@ def demo(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Write a small SYNTHETIC dataset in the Kermany layout (for first runs and tests)."""
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     if dir.exists() and (not dir.is_dir() or any(dir.iterdir())):
         fail(f"{dir} exists and is not an empty folder; choose a new folder")
@@ -49,8 +49,8 @@ def download(
     """Download a public dataset (resumable, checksum-verified) and unpack it into DIR."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-    from training.download import download_dataset
-    from training.records import DataError
+    from training.data.download import download_dataset
+    from training.data.records import DataError
 
     columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                TransferSpeedColumn(), TimeRemainingColumn())
@@ -73,8 +73,8 @@ def stats(
     """Counts, patients, leakage, duplicates, sizes, modes and unreadable files of a dataset."""
     from rich.console import Console
 
-    from training.records import DataError
-    from training.stats import compute_stats
+    from training.data.records import DataError
+    from training.data.stats import compute_stats
 
     with user_errors(DataError), _LazyProgress("reading files (cached for next time)") as report:
         result = compute_stats(path, progress=report)

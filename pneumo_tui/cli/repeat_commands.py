@@ -41,8 +41,8 @@ def repeat(
 ) -> None:
     """Train MODEL once per seed; print test accuracy, sensitivity, specificity and AUC as mean +- sd
     at the val-chosen threshold and at 0.5, with each run's bootstrap 95% interval."""
-    from training.data import DataSpec
-    from training.repeat import repeat_recipe
+    from training.data.arrays import DataSpec
+    from training.experiments.repeat import repeat_recipe
 
     seed_list = parse_seeds(seeds)
     changes = list(overrides)

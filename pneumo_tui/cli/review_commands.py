@@ -16,7 +16,7 @@ _ERRORS = (FileNotFoundError, ValueError, OSError)
 
 
 def _run(ref: str, runs_dir: Path) -> Path:
-    from training.runstore import is_run_dir, resolve_run
+    from training.run.store import is_run_dir, resolve_run
 
     path = Path(ref)
     if (path.is_absolute() or len(path.parts) > 1) and not is_run_dir(path):
@@ -35,9 +35,9 @@ def review(
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
     """List the misclassified cases (FN/FP) at the run's saved threshold, with review notes."""
-    from training.operating_point import load_threshold
-    from training.review_cases import review_cases
-    from training.review_notes import ReviewNotes
+    from training.run.operating_point import load_threshold
+    from training.evaluation.review_cases import review_cases
+    from training.run.review_notes import ReviewNotes
 
     run_dir = _run(run, runs_dir)
     threshold = load_threshold(run_dir)
@@ -77,7 +77,7 @@ def compare(
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
     """Compare two runs on the same images: McNemar (accuracy) and DeLong (AUC)."""
-    from training.compare import compare_runs, format_comparison
+    from training.evaluation.compare import compare_runs, format_comparison
 
     a, b = _run(run_a, runs_dir), _run(run_b, runs_dir)
     with user_errors(*_ERRORS):
@@ -93,7 +93,7 @@ def report(
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
     """Write a Markdown report with ROC, PR, confusion matrix and misclassified thumbnails."""
-    from training.report import write_report
+    from training.evaluation.report import write_report
 
     run_dir = _run(run, runs_dir)
     with user_errors(*_ERRORS):
@@ -113,11 +113,11 @@ def threshold(
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
     """Show, or choose and save, the run's operating point (chosen on validation rows, or on a site's sample with --on)."""
-    from training.metrics import binary_metrics
-    from training.operating_point import load_operating_point, save_threshold
-    from training.review_cases import labels_and_probabilities, load_rows, split_rows
-    from training.thresholds import threshold_for_sensitivity
-    from training.thresholds import youden as youden_threshold
+    from training.metrics.binary import binary_metrics
+    from training.run.operating_point import load_operating_point, save_threshold
+    from training.evaluation.review_cases import labels_and_probabilities, load_rows, split_rows
+    from training.metrics.thresholds import threshold_for_sensitivity
+    from training.metrics.thresholds import youden as youden_threshold
 
     if sum((youden, sensitivity is not None, value is not None)) > 1:
         fail("choose one of --youden, --sensitivity X, --value T")
@@ -151,10 +151,10 @@ def threshold(
 
 
 def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
-    from training.metrics import binary_metrics
-    from training.operating_point import save_threshold
-    from training.records import DataError
-    from training.site_calibration import choose_site_threshold
+    from training.metrics.binary import binary_metrics
+    from training.run.operating_point import save_threshold
+    from training.data.records import DataError
+    from training.evaluation.site_calibration import choose_site_threshold
 
     with user_errors(DataError, *_ERRORS):
         site = choose_site_threshold(run_dir, folder, rule)

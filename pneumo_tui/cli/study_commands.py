@@ -29,8 +29,8 @@ def study(
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """Reproduce the study: its four models with its recipe and the modern model with its own, beside the published figures."""
-    from training.data import DataSpec
-    from training.study import run_study
+    from training.data.arrays import DataSpec
+    from training.experiments.study import run_study
 
     common = list(overrides)
     if epochs is not None:
@@ -83,7 +83,7 @@ def bench(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Train and inference images/s per model; with --data, the cache against decoding JPEGs and against random tensors."""
-    from training.bench import bench_models, bench_pipeline
+    from training.experiments.bench import bench_models, bench_pipeline
 
     with user_errors(*_engine_errors()):
         results = bench_models(models, image_size, batch_size, steps, device=device, overrides=overrides)

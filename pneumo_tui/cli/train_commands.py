@@ -19,12 +19,12 @@ RUNS_DIR = Path("runs")
 
 def _engine_errors():
     """The engine's expected failures, shown as one line without a traceback."""
-    from training.checkpoint import CheckpointError
-    from training.evaluate import EvaluationError
-    from training.lock import RunLocked
-    from training.records import DataError
-    from training.recipes import RecipeError
-    from training.trainer import AlreadyFinished, TrainingFailed
+    from training.engine.checkpoint import CheckpointError
+    from training.evaluation.evaluate import EvaluationError
+    from training.run.lock import RunLocked
+    from training.data.records import DataError
+    from training.engine.recipes import RecipeError
+    from training.engine.trainer import AlreadyFinished, TrainingFailed
 
     return (DataError, RecipeError, RunLocked, FileNotFoundError, CheckpointError, TrainingFailed,
             AlreadyFinished, EvaluationError)
@@ -55,10 +55,10 @@ def train(
     no_test: bool = typer.Option(False, "--no-test", help="Explore on val only: no test image is read, no test eval."),
 ) -> None:
     """Train MODEL with its recipe; prints the run folder."""
-    from training.data import DataSpec
-    from training.recipes import load_recipe
-    from training.trainer import resume_run
-    from training.trainer import train as train_run
+    from training.data.arrays import DataSpec
+    from training.engine.recipes import load_recipe
+    from training.engine.trainer import resume_run
+    from training.engine.trainer import train as train_run
 
     reporter = progress_reporter()
     with user_errors(*_engine_errors()), reporter:
@@ -217,7 +217,7 @@ def runs(
     as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
 ) -> None:
     """Every run with status (running, finished, failed, stale), model, epochs, best val metric, test metrics."""
-    from training.runstore import list_runs
+    from training.run.store import list_runs
 
     summaries = list_runs(runs_dir)
     if as_json:
@@ -254,8 +254,8 @@ def eval_run(
         fail(f"--split must be train, val or test, not {split!r}")
     if threshold is not None and not 0 <= threshold <= 1:
         fail("--threshold must be in [0, 1]")
-    from training.evaluate import evaluate_run
-    from training.runstore import resolve_run
+    from training.evaluation.evaluate import evaluate_run
+    from training.run.store import resolve_run
 
     with user_errors(*_engine_errors()):
         run_dir = resolve_run(run, runs_dir)
@@ -284,8 +284,8 @@ def predict(
     runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
 ) -> None:
     """A PNEUMONIA probability and a label per image, with the run's best checkpoint."""
-    from training.predict import predict_images
-    from training.runstore import resolve_run
+    from training.evaluation.predict import predict_images
+    from training.run.store import resolve_run
 
     with user_errors(*_engine_errors()):
         results = predict_images(resolve_run(run, runs_dir), images, threshold=threshold)
@@ -310,7 +310,7 @@ def models(
 ) -> None:
     """The model zoo: parameters and what each recipe does."""
     from training.models import build_model, count_parameters, model_info, model_names
-    from training.recipes import RecipeError, load_recipe
+    from training.engine.recipes import RecipeError, load_recipe
 
     rows = []
     for name in model_names():

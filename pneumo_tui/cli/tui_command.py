@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
             fail(f"no such dataset: {data}")
         run_dir = None
         if attach is not None:
-            from training.runstore import resolve_run
+            from training.run.store import resolve_run
 
             try:
                 run_dir = resolve_run(attach, runs)

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from training.compare import compare_runs, format_comparison
+from training.evaluation.compare import compare_runs, format_comparison
 
 
 class CompareScreen(Screen):

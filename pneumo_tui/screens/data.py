@@ -29,7 +29,7 @@ SAMPLES_PER_CLASS = 4
 
 def load_dataset(path: Path, samples_per_class: int = SAMPLES_PER_CLASS, progress=None) -> tuple[dict, dict]:
     """(stats, samples): the heavy part of the Data screen, run off the UI thread."""
-    from training.stats import compute_stats
+    from training.data.stats import compute_stats
 
     stats = compute_stats(path, progress=progress)
     return stats, load_samples(path, samples_per_class)
@@ -39,8 +39,8 @@ def load_samples(path: Path, per_class: int) -> dict:
     """The first readable images of each class (sorted ids, so the strip is the same every time)."""
     from PIL import Image
 
-    from training.records import CLASSES, UnreadableImage
-    from training.sources import open_source
+    from training.data.records import CLASSES, UnreadableImage
+    from training.data.sources import open_source
 
     source = open_source(path)
     by_class: dict[str, list] = {name: [] for name in CLASSES}
@@ -60,7 +60,7 @@ def load_samples(path: Path, per_class: int) -> dict:
     return by_class
 
 
-# ---- reading the stats dict (training.stats) -------------------------------------------------
+# ---- reading the stats dict (training.data.stats) -------------------------------------------------
 
 
 def split_counts(stats: dict) -> dict[str, dict[str, int]]:

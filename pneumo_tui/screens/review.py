@@ -18,9 +18,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from training.operating_point import load_threshold
-from training.review_cases import CaseImages, confidence, review_cases
-from training.review_notes import ReviewNotes
+from training.run.operating_point import load_threshold
+from training.evaluation.review_cases import CaseImages, confidence, review_cases
+from training.run.review_notes import ReviewNotes
 
 from ..widgets.xray import XRayView
 
@@ -360,7 +360,7 @@ class ReviewView(Vertical):
     def compute_gradcam(self, case_id: str, pixels) -> None:
         """Grad-CAM off the UI thread: a ResNet on a full-size X-ray takes seconds on a CPU."""
         try:
-            from training.gradcam import explain_image
+            from training.evaluation.gradcam import explain_image
 
             # one at a time: hooks live on the shared model, two threads would read each other's activations
             with self._cam_lock:
@@ -376,7 +376,7 @@ class ReviewView(Vertical):
 
     def _load_model(self):
         if self._model is None:
-            from training.checkpoint import load_model_from_run
+            from training.engine.checkpoint import load_model_from_run
 
             self._model = load_model_from_run(self.run_dir, "best")
         return self._model

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
-from training.runstore import is_run_dir
+from training.run.store import is_run_dir
 
 from ..follow import RunFollower
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour

@@ -36,7 +36,7 @@ INLINE_LOG_BYTES = 4 << 20
 def recipe_choices() -> list[tuple[str, dict]]:
     """(name, values) of the shipped recipes; read as TOML, so no torch import on the UI thread."""
     try:
-        from training.recipes import RECIPES_DIR
+        from training.engine.recipes import RECIPES_DIR
     except ImportError:
         return []
     import tomllib

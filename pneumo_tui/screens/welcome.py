@@ -20,14 +20,14 @@ DOWNLOAD_DIR = Path("data")
 
 
 def create_demo(target: Path) -> Path:
-    from training.demo import write_demo
+    from training.data.demo import write_demo
 
     return Path(write_demo(target))
 
 
 def download_public(target: Path = DOWNLOAD_DIR, progress=None) -> Path:
     """The public Kermany set, as ``pneumo data download kermany`` fetches it (resumable, checksum-verified)."""
-    from training.download import download_dataset
+    from training.data.download import download_dataset
 
     return Path(download_dataset("kermany", target, progress=progress))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from .modern import ResNetSmall
-from .registry import register
+from training.models.modern import ResNetSmall
+from training.models.registry import register
 
 
 @register("resnet_tiny", "small-image ResNet (28-64 px: full-resolution first stage, BatchNorm, global pooling)")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .registry import register
-from .study import Logit
+from training.models.registry import register
+from training.models.study import Logit
 
 
 def conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:

@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch.nn as nn
 
-from ..equalize import attach_equalization
+from training.models.equalize import attach_equalization
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,10 @@ def register(name: str, summary: str, study: bool = False):
 
 
 def model_names() -> list[str]:
-    _load_zoo()
     return list(MODELS)
 
 
 def model_info(name: str) -> ModelInfo:
-    _load_zoo()
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
     return MODELS[name]
@@ -47,7 +45,7 @@ def model_info(name: str) -> ModelInfo:
 def build_model(name: str, image_size: int = 200, /, *, equalize: bool = False, **options) -> nn.Module:
     """``options`` may be a whole recipe: only the keys the builder takes are passed.
 
-    ``equalize``: histogram-equalize each input image first (``training.equalize``), for any model.
+    ``equalize``: histogram-equalize each input image first (``training.models.equalize``), for any model.
     """
     builder = model_info(name).builder
     accepted = set(inspect.signature(builder).parameters) - {"image_size"}
@@ -59,8 +57,3 @@ def build_model(name: str, image_size: int = 200, /, *, equalize: bool = False, 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def _load_zoo() -> None:
-    # Importing the modules runs their @register decorators.
-    from . import compact, modern, study  # noqa: F401

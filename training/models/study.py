@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .registry import register
+from training.models.registry import register
 
 
 class Logit(nn.Module):

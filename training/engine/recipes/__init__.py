@@ -1,0 +1,211 @@
+"""Training recipes: one TOML per model in ``training/recipes/``, every key overridable.
+
+    recipe = load_recipe("cnn3", ["epochs=2", "image_size=64"])
+
+The keys and their defaults are the fields of ``Recipe``; a TOML file or an
+override naming any other key is an error, so a typo never trains silently
+with the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+RECIPES_DIR = Path(__file__).parent  # the shipped TOML files sit beside this module
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used as written (unknown key, bad value)."""
+
+
+@dataclass
+class Recipe:
+    model: str
+    description: str = ""
+    # data
+    image_size: int = 200
+    fit: str = "squash"
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    val_split: str = "auto"  # carve | block | official | auto (official for a .npz, carved otherwise)
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    scheduler: str = "plateau"
+    plateau_factor: float = 0.2
+    plateau_patience: int = 2
+    min_lr: float = 1e-6
+    warmup_epochs: int = 0
+    class_weights: str = "balanced"
+    label_smoothing: float = 0.0
+    # augmentation
+    rotation: float = 20.0
+    zoom: float = 0.2
+    width_shift: float = 0.2
+    height_shift: float = 0.2
+    hflip: bool = False
+    gamma: float = 0.0  # exposure: log-uniform gamma in 1/(1+g)..(1+g)
+    contrast: float = 0.0  # exposure: contrast factor in 1 +- c
+    brightness: float = 0.0  # exposure: brightness shift +- b (pixels in [0, 1])
+    equalize: bool = False  # histogram-equalize each image inside the model (training.models.equalize)
+    # selection and stopping
+    best_metric: str = "val_loss"
+    early_stopping_metric: str = "val_loss"
+    early_stopping_patience: int = 3
+    # operating point, chosen on val at the end: "0.5" (any number), "youden", "sensitivity>=0.95"
+    threshold: str = "0.5"
+    tta: int = 1  # test-time augmentation: views averaged in the final val/test predictions (1 = none)
+    # model options
+    pretrained: bool = False
+    dropout: float = 0.5
+    # machine
+    seed: int = 0
+    amp: bool = True
+    channels_last: bool = True
+    eval_batch_size: int = 64
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "Recipe":
+        return _validated(dataclasses.replace(self, **changes))
+
+
+_CHOICES = {
+    "fit": ("squash", "letterbox"),
+    "optimizer": ("adam", "adamw", "sgd"),
+    "scheduler": ("plateau", "cosine", "none"),
+    "class_weights": ("balanced", "none"),
+    "val_split": ("auto", "carve", "block", "official"),
+}
+_VAL_METRICS = ("val_loss", "val_accuracy", "val_precision", "val_sensitivity", "val_specificity", "val_f1", "val_auc")
+
+
+def recipe_keys() -> dict[str, type]:
+    return {f.name: _field_type(f) for f in dataclasses.fields(Recipe)}
+
+
+def recipe_names() -> list[str]:
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+
+
+def recipe_path(name: str) -> Path:
+    """A shipped recipe by name, or a path to a TOML file."""
+    if name.endswith(".toml"):
+        path = Path(name)
+    else:
+        path = RECIPES_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise RecipeError(f"no recipe {name!r}; shipped recipes: {', '.join(recipe_names())}")
+    return path
+
+
+def load_recipe(name: str, overrides: list[str] | dict | None = None) -> Recipe:
+    """The recipe ``name`` (a model name or a .toml path) with ``key=value`` overrides applied."""
+    path = recipe_path(name)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe {path}: {exc}") from None
+    values.setdefault("model", path.stem)
+    recipe = recipe_from_dict(values, source=str(path))
+    return apply_overrides(recipe, overrides or [])
+
+
+def recipe_from_dict(values: dict, source: str = "recipe") -> Recipe:
+    keys = recipe_keys()
+    unknown = sorted(set(values) - set(keys))
+    if unknown:
+        raise RecipeError(f"{source}: unknown recipe key(s) {', '.join(unknown)}")
+    if "model" not in values:
+        raise RecipeError(f"{source}: no model named")
+    typed = {k: coerce(k, v, keys[k]) for k, v in values.items()}
+    return _validated(Recipe(**typed))
+
+
+def apply_overrides(recipe: Recipe, overrides: list[str] | dict) -> Recipe:
+    pairs = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
+    keys = recipe_keys()
+    changes = {}
+    for key, value in pairs:
+        if key not in keys:
+            raise RecipeError(f"unknown recipe key {key!r} in --set; known keys: {', '.join(keys)}")
+        changes[key] = coerce(key, value, keys[key])
+    return recipe.replace(**changes)
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(f"--set wants key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def coerce(key: str, value, kind: type):
+    """Turn a TOML or command-line value into the key's type, or say why not."""
+    try:
+        if kind is bool:
+            return _to_bool(value)
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(float(value)) if isinstance(value, str) and "e" in value.lower() else int(value)
+        if kind is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise RecipeError(f"recipe key {key!r} wants {kind.__name__}, got {value!r}") from None
+
+
+def _to_bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _field_type(field: dataclasses.Field) -> type:
+    return {"int": int, "float": float, "bool": bool, "str": str}[field.type if isinstance(field.type, str) else field.type.__name__]
+
+
+def _validated(recipe: Recipe) -> Recipe:
+    from training.models import model_names
+
+    for key, allowed in _CHOICES.items():
+        if getattr(recipe, key) not in allowed:
+            raise RecipeError(f"recipe key {key!r} must be one of {', '.join(allowed)}, got {getattr(recipe, key)!r}")
+    for key in ("best_metric", "early_stopping_metric"):
+        if getattr(recipe, key) not in _VAL_METRICS:
+            raise RecipeError(f"recipe key {key!r} must be one of {', '.join(_VAL_METRICS)}")
+    if recipe.model not in model_names():
+        raise RecipeError(f"unknown model {recipe.model!r}; known models: {', '.join(model_names())}")
+    positive = ("image_size", "epochs", "batch_size", "eval_batch_size")
+    for key in positive:
+        if getattr(recipe, key) < 1:
+            raise RecipeError(f"recipe key {key!r} must be at least 1")
+    if not 0 <= recipe.val_fraction < 1:
+        raise RecipeError("recipe key 'val_fraction' must be in [0, 1)")
+    if recipe.lr <= 0:
+        raise RecipeError("recipe key 'lr' must be positive")
+    for key in ("gamma", "contrast", "brightness"):
+        if not 0 <= getattr(recipe, key) < 1:
+            raise RecipeError(f"recipe key {key!r} must be in [0, 1) (0 = off)")
+    if not 1 <= recipe.tta <= 8:
+        raise RecipeError("recipe key 'tta' must be 1..8 views (1 = no test-time augmentation)")
+    from training.run.operating_point import parse_threshold_rule
+
+    try:
+        parse_threshold_rule(recipe.threshold)
+    except ValueError as exc:
+        raise RecipeError(f"recipe key 'threshold': {exc}") from None
+    return recipe

@@ -1,0 +1,4 @@
+"""Many runs at once: the study reproduction, seed repeats, throughput benchmarks.
+
+May import every other layer.
+"""

@@ -1,0 +1,78 @@
+"""Choosing the operating point, and the curves it moves along.
+
+A case is called PNEUMONIA when ``probability >= threshold`` (as in
+``training.metrics.binary``). Thresholds are chosen on validation rows only: picking
+them on test would make the test figures optimistic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _as_arrays(labels, probabilities) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels).astype(int)
+    p = np.asarray(probabilities, dtype=float)
+    if y.shape != p.shape or y.ndim != 1:
+        raise ValueError("labels and probabilities must be 1-D and of equal length")
+    return y, p
+
+
+def _counts_at_each_threshold(labels, probabilities):
+    """Distinct scores (descending) and the TP/FP counts when each is the threshold."""
+    y, p = _as_arrays(labels, probabilities)
+    order = np.argsort(-p, kind="mergesort")
+    p_sorted, y_sorted = p[order], y[order]
+    # last index of each run of equal scores: all tied cases flip together
+    last_of_run = np.r_[np.flatnonzero(np.diff(p_sorted)), len(p_sorted) - 1]
+    tp = np.cumsum(y_sorted)[last_of_run]
+    fp = (last_of_run + 1) - tp
+    return p_sorted[last_of_run], tp, fp, int(y.sum()), int(len(y) - y.sum())
+
+
+def roc_curve(labels, probabilities) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds), starting at (0, 0) with threshold +inf."""
+    thr, tp, fp, n_pos, n_neg = _counts_at_each_threshold(labels, probabilities)
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("an ROC curve needs both classes")
+    tpr = np.r_[0.0, tp / n_pos]
+    fpr = np.r_[0.0, fp / n_neg]
+    return fpr, tpr, np.r_[np.inf, thr]
+
+
+def pr_curve(labels, probabilities) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(recall, precision, thresholds) for thresholds from high to low."""
+    thr, tp, fp, n_pos, _ = _counts_at_each_threshold(labels, probabilities)
+    if n_pos == 0:
+        raise ValueError("a PR curve needs positive cases")
+    return tp / n_pos, tp / (tp + fp), thr
+
+
+def youden(labels, probabilities) -> float:
+    """The threshold maximising sensitivity + specificity - 1 (ties: the higher threshold)."""
+    fpr, tpr, thr = roc_curve(labels, probabilities)
+    j = tpr - fpr
+    best = int(np.argmax(j[1:])) + 1  # skip the +inf point: it calls nobody positive
+    return float(thr[best])
+
+
+def threshold_for_sensitivity(labels, probabilities, min_sensitivity: float) -> float:
+    """The highest threshold whose sensitivity is at least ``min_sensitivity``.
+
+    The highest one keeps the most specificity: a screening operating point
+    misses few cases and raises as few false alarms as that allows.
+    """
+    if not 0.0 < min_sensitivity <= 1.0:
+        raise ValueError(f"sensitivity must be in (0, 1], got {min_sensitivity}")
+    _, tpr, thr = roc_curve(labels, probabilities)
+    reaching = np.flatnonzero(tpr >= min_sensitivity - 1e-12)
+    return float(thr[reaching[0]])
+
+
+def validation_rows(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("split") == "val"]
+
+
+def rows_arrays(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """labels and probabilities of predictions.csv rows."""
+    return (np.array([r["label"] for r in rows], dtype=int), np.array([r["probability"] for r in rows], dtype=float))
