@@ -71,9 +71,11 @@ class Launched:
         return self.process.poll()
 
     def find_run_dir(self) -> Path | None:
-        """The run folder, once the trainer has made it: the path it prints, or the run whose lock/events name our pid."""
+        """The run folder, once the trainer has made it: the path it prints, or the run whose
+        lock/events name our pid."""
         if self.run_dir is None:
-            self.run_dir = _printed_run_dir(self.log, self.runs_dir) or _run_dir_of_pid(self.runs_dir, self.pid, self.started)
+            self.run_dir = (_printed_run_dir(self.log, self.runs_dir)
+                            or _run_dir_of_pid(self.runs_dir, self.pid, self.started))
             if self.run_dir is not None:
                 _link_log(self.log, RunPaths(self.run_dir).log)
         return self.run_dir

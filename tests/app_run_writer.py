@@ -52,7 +52,8 @@ def main() -> None:
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     epochs = max(1, args.steps // STEPS_PER_EPOCH)
-    (run / "config.json").write_text(json.dumps({"run_id": args.run_id, "model": "writer", "recipe": {"epochs": epochs}}))
+    (run / "config.json").write_text(json.dumps({"run_id": args.run_id, "model": "writer",
+                                                 "recipe": {"epochs": epochs}}))
     with RunLock(run), EventWriter(run / "events.jsonl") as log:
         log.write("run_started", run_id=args.run_id, model="writer", device="cpu", epochs=epochs,
                   steps_per_epoch=STEPS_PER_EPOCH, batch_size=8, image_size=32, n_train=80, n_val=8, n_test=8,
@@ -65,8 +66,9 @@ def main() -> None:
             epoch, step = (g - 1) // STEPS_PER_EPOCH + 1, (g - 1) % STEPS_PER_EPOCH + 1
             log.write("step", epoch=epoch, step=step, global_step=g, loss=1.0 / g, lr=1e-3, images_per_s=100.0)
             if step == STEPS_PER_EPOCH:
-                log.write("epoch", epoch=epoch, train_loss=1.0 / g, val_loss=1.2 / g, train_accuracy=0.5, val_accuracy=0.5,
-                          val_sensitivity=0.5, val_specificity=0.5, val_auc=0.5 + 0.01 * epoch, lr=1e-3)
+                log.write("epoch", epoch=epoch, train_loss=1.0 / g, val_loss=1.2 / g, train_accuracy=0.5,
+                          val_accuracy=0.5, val_sensitivity=0.5, val_specificity=0.5, val_auc=0.5 + 0.01 * epoch,
+                          lr=1e-3)
             time.sleep(args.interval)
         log.write("run_finished", reason="completed", best_epoch=epochs)
 

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from app_waits import wait_for_runs, wait_for_stats  # noqa: E402  (tests/ is this script's folder)
+
 from pneumo_tui.app import PneumoApp  # noqa: E402
 
 FIXTURES = REPO / "tests" / "fixtures" / "recorded_runs"
@@ -46,7 +47,8 @@ def main() -> None:
     os.chdir(work)
     write_demo(work / "demo-data", per_class=40, size=128, seed=0)
     common = dict(runs_dir=FIXTURES, welcome=False, poll_interval=0)
-    asyncio.run(shoot(PneumoApp(data=Path("demo-data"), image_protocol="halfcell", **common), out / "app-data.svg", [], True))
+    asyncio.run(shoot(PneumoApp(data=Path("demo-data"), image_protocol="halfcell", **common), out / "app-data.svg",
+                      [], True))
     asyncio.run(shoot(PneumoApp(attach=FIXTURES / "20260101-000000-cnn3", **common), out / "app-train.svg", []))
     asyncio.run(shoot(PneumoApp(**common), out / "app-runs.svg", ["3", "space", "down", "space", "m", "m"]))
     print(f"wrote {out}/app-data.svg, app-train.svg, app-runs.svg")

@@ -54,7 +54,8 @@ class AppInPty:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         self.proc = subprocess.Popen(
             pneumo_command() + ["tui", "--runs", str(runs), "--attach", str(run), "--image-protocol", "none"],
-            stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True,
+            stdin=slave, stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm-256color"},
+            start_new_session=True,
         )
         os.close(slave)
         self._reader: threading.Thread | None = None
@@ -170,14 +171,16 @@ def main() -> None:
 
     result: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "recipe": f"{args.model}, {args.image_size} px, batch {args.batch}, synthetic demo set ({2 * args.per_class} train images)",
+        "recipe": f"{args.model}, {args.image_size} px, batch {args.batch}, "
+                  f"synthetic demo set ({2 * args.per_class} train images)",
     }
 
     # 1. latency while following a live run
     if args.light_writer:
         writer = [sys.executable, str(REPO / "tests" / "app_run_writer.py")]
         steps = int(40 / args.writer_interval)  # enough to outlast the key presses
-        launched = launch([str(runs), "--interval", str(args.writer_interval), "--steps", str(steps)], runs, program=writer)
+        launched = launch([str(runs), "--interval", str(args.writer_interval), "--steps", str(steps)], runs,
+                          program=writer)
         result["writer"] = f"tests/app_run_writer.py, {1 / args.writer_interval:.0f} steps/s"
     else:
         launched = start_training(settings(args.latency_epochs))

@@ -26,7 +26,8 @@ def square_data(n_train: int = 32, size: int = 32):
 
 
 def write_tiny_npz(path: Path, sizes: dict[str, int], side: int = 28) -> Path:
-    """A MedMNIST-style .npz of noise: ``{split}_images`` (n, side, side) and ``{split}_labels`` (n, 1), classes alternating."""
+    """A MedMNIST-style .npz of noise: ``{split}_images`` (n, side, side) and ``{split}_labels`` (n, 1),
+    classes alternating."""
     rng = np.random.default_rng(0)
     arrays = {}
     for split, n in sizes.items():

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.engine.checkpoint import load_model_from_run
 from training.data.arrays import SplitData
+from training.data.records import Record
+from training.engine.checkpoint import load_model_from_run
 from training.engine.device import device_setup
 from training.engine.inference import predict_split
-from training.metrics.binary import roc_auc
 from training.evaluation.predict import load_for_model
-from training.data.records import Record
+from training.metrics.binary import roc_auc
 from training.run.store import read_predictions
 
 
@@ -42,10 +42,11 @@ def main() -> None:
     images = sorted(p for p in official_val.glob("*/*") if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
     labels = np.array([int(p.parent.name.upper() == "PNEUMONIA") for p in images])
     rows = [probe(run, images, labels) for run in runs]
-    for run, (auc, normal, pneumonia) in zip(runs, rows):
+    for run, (auc, normal, pneumonia) in zip(runs, rows, strict=True):
         print(f"{run.name}: val AUC {auc:.4f}  official-val logit NORMAL {normal:+.2f}  PNEUMONIA {pneumonia:+.2f}")
     auc, normal, pneumonia = np.mean(rows, axis=0)
-    print(f"mean of {len(rows)}: val AUC {auc:.4f}  official-val logit NORMAL {normal:+.2f}  PNEUMONIA {pneumonia:+.2f}")
+    print(f"mean of {len(rows)}: val AUC {auc:.4f}  "
+          f"official-val logit NORMAL {normal:+.2f}  PNEUMONIA {pneumonia:+.2f}")
 
 
 if __name__ == "__main__":

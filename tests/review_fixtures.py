@@ -28,7 +28,7 @@ def write_run(run_dir: Path, n_val: int = 40, n_test: int = 60, seed: int = 0, i
         labels = label_rng.integers(0, 2, n)
         scores = labels * separation + rng.normal(0, 1, n)
         probs = np.round(1 / (1 + np.exp(-(scores - separation / 2))), 4)
-        for i, (label, p) in enumerate(zip(labels, probs)):
+        for i, (label, p) in enumerate(zip(labels, probs, strict=True)):
             cls = "PNEUMONIA" if label else "NORMAL"
             case_id = f"{split}/{cls}/case-{i:03d}.png"
             path = run_dir.parent / "images" / case_id
@@ -48,5 +48,6 @@ def write_run(run_dir: Path, n_val: int = 40, n_test: int = 60, seed: int = 0, i
     (run_dir / "config.json").write_text(json.dumps({
         "run_id": run_dir.name, "model": model, "recipe": {"image_size": 32, "epochs": 1},
         "data": {"path": None, "synthetic": True, "source": "hand-written test rows"}}))
-    (run_dir / "events.jsonl").write_text(json.dumps({"event": "run_finished", "time": 0, "reason": "completed"}) + "\n")
+    (run_dir / "events.jsonl").write_text(
+        json.dumps({"event": "run_finished", "time": 0, "reason": "completed"}) + "\n")
     return run_dir

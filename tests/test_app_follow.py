@@ -8,13 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+from app_run_writer import write_long_run
+
 from pneumo_tui.app import PneumoApp
 from pneumo_tui.screens.train import TrainView
 from pneumo_tui.widgets.charts import CurveChart
 from training.run.events import read_events
 from training.run.store import RunPaths
-
-from app_run_writer import write_long_run
 
 WRITER = Path(__file__).parent / "app_run_writer.py"
 
@@ -24,7 +24,8 @@ def screen_text(app) -> str:
 
 
 def _start_writer(runs: Path) -> tuple[subprocess.Popen, Path]:
-    proc = subprocess.Popen([sys.executable, str(WRITER), str(runs), "--interval", "0.05"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(WRITER), str(runs), "--interval", "0.05"],
+                            stdout=subprocess.PIPE, text=True)
     run = Path(proc.stdout.readline().strip())
     return proc, run
 
@@ -41,7 +42,8 @@ async def _until(pilot, predicate, timeout: float) -> float:
 async def test_follow_detach_and_stale(tmp_path):
     proc, run = _start_writer(tmp_path / "runs")
     try:
-        app = PneumoApp(runs_dir=tmp_path / "runs", attach=run, welcome=False, image_protocol="none")  # real 1 s polling
+        # real 1 s polling
+        app = PneumoApp(runs_dir=tmp_path / "runs", attach=run, welcome=False, image_protocol="none")
         async with app.run_test(size=(100, 30)) as pilot:
             view = app.query_one(TrainView)
             chart = app.query_one("#chart-steps", CurveChart)

@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from app_run_writer import write_long_run
+from app_waits import wait_for_runs, wait_for_stats
 from textual.widgets import TabbedContent
 
 from pneumo_tui.app import PneumoApp
@@ -18,9 +20,6 @@ from pneumo_tui.screens.train import TrainView
 from pneumo_tui.screens.welcome import WelcomeScreen
 from pneumo_tui.widgets.charts import ChartDeck, CurveChart
 from pneumo_tui.widgets.run_table import RunTable
-
-from app_run_writer import write_long_run
-from app_waits import wait_for_runs, wait_for_stats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
 CNN3 = FIXTURES / "20260101-000000-cnn3"

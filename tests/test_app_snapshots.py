@@ -8,10 +8,9 @@ timers (poll_interval=0). Update with: pytest tests/test_app_snapshots.py --snap
 from pathlib import Path
 
 import pytest
+from app_waits import wait_for_runs, wait_for_stats
 
 from pneumo_tui.app import PneumoApp
-
-from app_waits import wait_for_runs, wait_for_stats
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
 SIZES = [(100, 30), (80, 24)]

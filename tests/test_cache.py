@@ -1,11 +1,10 @@
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import gray_image, truncated_jpeg
+
 from training.data.cache import cache_dir_for, cached_images
 from training.data.decode import resize
 from training.data.sources import open_source
@@ -33,7 +32,7 @@ def test_cold_build_then_warm_memmap(kermany_tree):
     assert sorted(calls) == sorted(r.id for r in records)
     assert cold.images.shape == (len(records), 16, 16) and cold.images.dtype == np.uint8
     assert seen[-1] == (len(records), len(records))
-    for record, image in zip(cold.records, cold.images):
+    for record, image in zip(cold.records, cold.images, strict=True):
         assert np.array_equal(image, resize(source.load(record, draft=16), 16))
     calls.clear()
     warm = cached_images(source, records, size=16)
@@ -54,7 +53,7 @@ def test_only_changed_or_added_files_are_decoded(kermany_tree):
     calls = _counting(source)
     out = cached_images(source, source.records(), size=16)
     assert sorted(calls) == sorted([changed.id, "train/NORMAL/IM-0099-0001.jpeg"])
-    by_id = dict(zip([r.id for r in out.records], out.images))
+    by_id = dict(zip([r.id for r in out.records], out.images, strict=True))
     assert by_id[changed.id].min() > 240 and by_id["train/NORMAL/IM-0099-0001.jpeg"].max() < 20
     calls.clear()
     again = cached_images(source, source.records(), size=16)

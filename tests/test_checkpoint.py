@@ -6,13 +6,18 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from training.engine.checkpoint import CheckpointError, CheckpointRefused, load_checkpoint, load_model_from_run, save_checkpoint
-from training.engine.recipes import load_recipe
-from training.run.store import RunPaths
-from training.engine.trainer import train
-
 from engine_helpers import square_data
+
+from training.engine.checkpoint import (
+    CheckpointError,
+    CheckpointRefused,
+    load_checkpoint,
+    load_model_from_run,
+    save_checkpoint,
+)
+from training.engine.recipes import load_recipe
+from training.engine.trainer import train
+from training.run.store import RunPaths
 
 PNEUMO = str(Path(sys.executable).with_name("pneumo"))
 

@@ -3,10 +3,10 @@ import os
 import subprocess
 import sys
 
+from test_stats import make_bad_folder
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from test_stats import make_bad_folder
 
 runner = CliRunner()
 

@@ -26,7 +26,8 @@ def test_torchrun_with_two_gloo_processes_writes_exactly_one_run(demo_root, tmp_
     steps = [(e["epoch"], e["step"]) for e in events if e["event"] == "step"]
     assert len(steps) == len(set(steps)) == 2 * started["steps_per_epoch"]  # one writer, no duplicate lines
     # Each rank trains on half of every epoch: ceil(n_train / 2) images in batches of 4.
-    assert started["steps_per_epoch"] == -(-(-(-started["n_train"] // 2)) // 4)
+    half = -(-started["n_train"] // 2)  # ceil(n_train / 2)
+    assert started["steps_per_epoch"] == -(-half // 4)
     assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1, 2]
     assert events[-1]["event"] == "run_finished" and run_status(run) == "finished"
     assert {r["split"] for r in read_predictions(run)} == {"val", "test"}

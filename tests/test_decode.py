@@ -3,9 +3,9 @@ import time
 
 import numpy as np
 import pytest
+from conftest import bomb_png, gray_image, truncated_jpeg
 from PIL import Image
 
-from conftest import bomb_png, gray_image, truncated_jpeg
 from training.data.decode import decode_image, read_header, resize, stretch_to_uint8
 from training.data.records import UnreadableImage
 

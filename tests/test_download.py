@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from conftest import gray_image
 from typer.testing import CliRunner
 
-from conftest import gray_image
 from pneumo_tui.cli import app
 from training.data.download import PNEUMONIAMNIST, download_dataset, fetch, plan
 from training.data.records import DataError
@@ -164,8 +164,10 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
 def kermany_zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for split, cls, name in [("train", "NORMAL", "IM-0001-0001.jpeg"), ("train", "PNEUMONIA", "person1_virus_1.jpeg"),
-                                 ("test", "NORMAL", "IM-0002-0001.jpeg"), ("test", "PNEUMONIA", "person2_bacteria_2.jpeg")]:
+        for split, cls, name in [("train", "NORMAL", "IM-0001-0001.jpeg"),
+                                 ("train", "PNEUMONIA", "person1_virus_1.jpeg"),
+                                 ("test", "NORMAL", "IM-0002-0001.jpeg"),
+                                 ("test", "PNEUMONIA", "person2_bacteria_2.jpeg")]:
             img = io.BytesIO()
             gray_image(32, 32).save(img, format="JPEG")
             zf.writestr(f"chest_xray/{split}/{cls}/{name}", img.getvalue())

@@ -2,16 +2,15 @@
 
 import numpy as np
 import torch
+from engine_helpers import square_data
 
 from training.engine.checkpoint import load_model_from_run
-from training.models.equalize import equalize_histograms
+from training.engine.recipes import load_recipe
+from training.engine.trainer import train
 from training.evaluation.gradcam import grad_cam
 from training.models import build_model
-from training.engine.recipes import load_recipe
+from training.models.equalize import equalize_histograms
 from training.run.store import read_predictions
-from training.engine.trainer import train
-
-from engine_helpers import square_data
 
 TINY = ["image_size=32", "batch_size=8", "rotation=0", "zoom=0", "width_shift=0", "height_shift=0", "tta=1"]
 
@@ -24,7 +23,7 @@ def test_equalized_images_span_zero_to_one_and_keep_the_order_of_grey_levels():
     images = _levels(0) / 255
     out = equalize_histograms(images)
     assert out.shape == images.shape
-    for image, equalized in zip(images.flatten(1), out.flatten(1)):
+    for image, equalized in zip(images.flatten(1), out.flatten(1), strict=True):
         assert equalized.min() == 0 and equalized.max() == 1
         order = torch.argsort(image)
         assert torch.all(equalized[order].diff() >= 0)  # brighter in, never darker out

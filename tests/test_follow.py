@@ -87,9 +87,11 @@ def test_resumed_run_overwrites_repeated_steps(tmp_path):
     run.mkdir()
     events = [
         {"event": "run_started", "time": 0, "epochs": 2, "steps_per_epoch": 3},
-        *({"event": "step", "time": g, "epoch": 1 + (g - 1) // 3, "step": 1 + (g - 1) % 3, "global_step": g, "loss": 1.0} for g in range(1, 6)),
+        *({"event": "step", "time": g, "epoch": 1 + (g - 1) // 3, "step": 1 + (g - 1) % 3, "global_step": g,
+           "loss": 1.0} for g in range(1, 6)),
         {"event": "run_resumed", "time": 10, "epoch": 2},
-        *({"event": "step", "time": 10 + g, "epoch": 2, "step": g - 3, "global_step": g, "loss": 0.5} for g in range(4, 7)),
+        *({"event": "step", "time": 10 + g, "epoch": 2, "step": g - 3, "global_step": g, "loss": 0.5}
+          for g in range(4, 7)),
     ]
     (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
     follower = RunFollower(run)
@@ -102,7 +104,8 @@ def test_progress_and_eta_come_from_event_times(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     lines = _lines(CNN3)
-    (run / "events.jsonl").write_text("".join(lines[:31]))  # run_started, 25 steps, epoch 1, checkpoints, 2 steps of epoch 2
+    # run_started, 25 steps, epoch 1, checkpoints, 2 steps of epoch 2
+    (run / "events.jsonl").write_text("".join(lines[:31]))
     follower = RunFollower(run)
     follower.poll()
     p = follower.progress()
@@ -144,7 +147,8 @@ def test_downsample_keeps_extremes_within_budget():
 def test_run_colours_are_stable_and_log_ticks_read_as_values():
     assert run_colour("20260101-000000-cnn3") == run_colour("20260101-000000-cnn3")
     code = "from pneumo_tui.widgets.charts import run_colour; print(run_colour('20260101-000000-cnn3'))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "7"})
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": "7"})
     assert other.stdout.strip() == run_colour("20260101-000000-cnn3")
     fmt = LogAxisFormatter()
     ticks = fmt.get_ticks(math.log10(0.05), math.log10(2.0))

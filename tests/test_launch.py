@@ -5,11 +5,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from pneumo_tui.launch import StopError, TrainSettings, launch, stop_training
 from training.run.events import read_events
 from training.run.store import RunPaths
-
-import pytest
 
 WRITER = [sys.executable, str(Path(__file__).parent / "app_run_writer.py")]
 

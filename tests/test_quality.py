@@ -8,20 +8,19 @@ import signal
 import numpy as np
 import pytest
 import torch
+from engine_helpers import square_data, square_split, write_tiny_npz
 
 import training.data.cache
 from training.data.arrays import DataSpec, prepare_data
 from training.engine.device import device_setup
-from training.run.events import read_events
 from training.engine.inference import predict_split
-from training.run.operating_point import choose_threshold, load_threshold, parse_threshold_rule
 from training.engine.recipes import RecipeError, load_recipe
-from training.run.store import RunPaths, read_predictions
-from training.metrics.thresholds import youden
 from training.engine.trainer import resume_run, train
 from training.engine.tta import predict_views
-
-from engine_helpers import square_data, square_split, write_tiny_npz
+from training.metrics.thresholds import youden
+from training.run.events import read_events
+from training.run.operating_point import choose_threshold, load_threshold, parse_threshold_rule
+from training.run.store import RunPaths, read_predictions
 
 TINY = ["image_size=32", "batch_size=8", "rotation=0", "zoom=0", "width_shift=0", "height_shift=0"]
 
@@ -135,7 +134,8 @@ def test_no_test_explores_on_val_only_and_says_so_in_config(demo_root, tmp_path,
     read = []
     original = training.data.cache.cached_images
     monkeypatch.setattr(training.data.cache, "cached_images",
-                        lambda source, records, *a, **k: read.extend(r.split for r in records) or original(source, records, *a, **k))
+                        lambda source, records, *a, **k: (read.extend(r.split for r in records)
+                                                          or original(source, records, *a, **k)))
     result = CliRunner().invoke(app, ["train", "cnn3", "--data", str(demo_root), "--no-test", "--epochs", "1",
                                       "--image-size", "32", "--set", "batch_size=8", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output

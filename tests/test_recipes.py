@@ -2,8 +2,8 @@
 
 import pytest
 
-from training.models import model_names
 from training.engine.recipes import RecipeError, load_recipe, recipe_names
+from training.models import model_names
 
 STUDY = ["baseline", "cnn1", "cnn3", "resnet50"]
 

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
+from training.experiments.repeat import spread
 from training.metrics.bootstrap import bootstrap_cis
 from training.run.events import read_events
-from training.experiments.repeat import spread
 from training.run.store import RunPaths, read_predictions
 
 runner = CliRunner()

@@ -2,14 +2,13 @@
 
 import numpy as np
 from PIL import Image
+from review_fixtures import write_run
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
 from training.evaluation.report import draw_confusion, draw_curve
 from training.evaluation.review_cases import review_cases
 from training.run.review_notes import ReviewNotes
-
-from review_fixtures import write_run
 
 
 def test_report_writes_markdown_and_figures(tmp_path):

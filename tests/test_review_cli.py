@@ -5,17 +5,16 @@ import json
 
 import numpy as np
 import pytest
+from review_fixtures import write_run
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
 from training.metrics.binary import binary_metrics
+from training.metrics.significance import delong, mcnemar
+from training.metrics.thresholds import threshold_for_sensitivity, youden
 from training.run.operating_point import load_threshold, save_threshold
 from training.run.review_notes import ReviewNotes
 from training.run.store import read_predictions
-from training.metrics.significance import delong, mcnemar
-from training.metrics.thresholds import threshold_for_sensitivity, youden
-
-from review_fixtures import write_run
 
 runner = CliRunner()
 
@@ -178,7 +177,8 @@ def test_confidence_is_measured_from_the_threshold():
 
 
 def test_a_site_sample_sets_the_threshold_and_the_runs_own_data_is_refused(tmp_path, monkeypatch):
-    """`pneumo threshold RUN --youden --on SITE`: chosen on a labelled sample new to the run, never on its test split."""
+    """`pneumo threshold RUN --youden --on SITE`: chosen on a labelled sample new to the run,
+    never on its test split."""
     import shutil
 
     from training.data.demo import write_demo
@@ -186,7 +186,8 @@ def test_a_site_sample_sets_the_threshold_and_the_runs_own_data_is_refused(tmp_p
 
     monkeypatch.chdir(tmp_path)
     write_demo(tmp_path / "demo", per_class=24, size=48)
-    assert invoke("train", "cnn1", "--data", "demo", "--epochs", "2", "--image-size", "32", "--out", "runs").exit_code == 0
+    assert invoke("train", "cnn1", "--data", "demo", "--epochs", "2", "--image-size", "32",
+                  "--out", "runs").exit_code == 0
     (run,) = (tmp_path / "runs").iterdir()
     # another site's films: 8 a class, so their patient numbers (1..8) stay below the run's test patients'
     site = write_demo(tmp_path / "site", per_class=8, size=56, seed=5) / "train"

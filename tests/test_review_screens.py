@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from review_fixtures import write_run
 from textual.app import App
 from textual.widgets import DataTable, Static
 
@@ -13,14 +14,12 @@ from pneumo_tui.screens.evaluation import EvaluationScreen, EvaluationView
 from pneumo_tui.screens.review import CAVEAT, ReviewScreen, ReviewView
 from pneumo_tui.widgets.xray import XRayView, get_image_protocol, set_image_protocol
 from training.engine.checkpoint import save_checkpoint
+from training.evaluation.review_cases import review_cases
 from training.metrics.binary import binary_metrics
+from training.metrics.thresholds import threshold_for_sensitivity, youden
 from training.models import build_model
 from training.run.operating_point import load_threshold
-from training.evaluation.review_cases import review_cases
 from training.run.review_notes import ReviewNotes
-from training.metrics.thresholds import threshold_for_sensitivity, youden
-
-from review_fixtures import write_run
 
 SIZE = (130, 42)
 
@@ -98,7 +97,8 @@ async def test_review_lists_errors_filters_and_saves_notes(run):
         patient = view.selected["patient"]
         assert all(c["patient"] == patient for c in view.shown)
         await pilot.press("p", "s")
-        assert view.subtype_filter is not None and all((c["subtype"] or "none") == view.subtype_filter for c in view.shown)
+        assert view.subtype_filter is not None and all((c["subtype"] or "none") == view.subtype_filter
+                                                       for c in view.shown)
 
 
 async def test_review_picture_controls(run):
@@ -249,7 +249,8 @@ def test_window_level_zoom_and_overlay_pixels():
 
     ramp = np.arange(256, dtype=np.uint8)[None, :]
     out = apply_window(ramp, level=100, width=50)  # 75..125 -> 0..255
-    assert out[0, 75] == 0 and out[0, 125] == 255 and out[0, 100] in (127, 128) and out[0, 0] == 0 and out[0, 255] == 255
+    assert (out[0, 75] == 0 and out[0, 125] == 255 and out[0, 100] in (127, 128)
+            and out[0, 0] == 0 and out[0, 255] == 255)
     assert zoom_crop((100, 80), 2.0, (0.5, 0.5)) == (25, 20, 75, 60)
     assert zoom_crop((100, 80), 2.0, (0.0, 1.0)) == (0, 40, 50, 80)  # clamped inside the image
     gray = np.full((4, 4), 128, np.uint8)

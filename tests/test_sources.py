@@ -3,8 +3,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA, make_kermany_tree, needs_shared_data, write_dicom
+
 from training.data.patients import parse_name
 from training.data.records import DataError, UnreadableImage
 from training.data.sources import open_source
@@ -124,7 +124,7 @@ def test_demo_is_synthetic(demo_root):
 def _write_npz(path, side=28, n=(6, 2, 4)):
     rng = np.random.default_rng(0)
     arrays = {}
-    for split, count in zip(("train", "val", "test"), n):
+    for split, count in zip(("train", "val", "test"), n, strict=True):
         arrays[f"{split}_images"] = rng.integers(0, 256, (count, side, side), dtype=np.uint8)
         arrays[f"{split}_labels"] = (np.arange(count) % 2).reshape(-1, 1).astype(np.uint8)
     np.savez(path, **arrays)

@@ -2,6 +2,7 @@ import json
 from collections import Counter, defaultdict
 
 from conftest import SHARED_DATA, needs_shared_data
+
 from training.data.records import Record
 from training.data.sources import open_source
 from training.data.splits import with_validation_split

@@ -5,9 +5,17 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import (
+    SHARED_DATA,
+    bomb_png,
+    gray_image,
+    make_kermany_tree,
+    needs_shared_data,
+    truncated_jpeg,
+    write_dicom,
+)
 
 import training.data.stats as stats_module
-from conftest import SHARED_DATA, bomb_png, gray_image, make_kermany_tree, needs_shared_data, truncated_jpeg, write_dicom
 from training.data.cache import cached_images
 from training.data.records import DataError
 from training.data.sources import open_source

@@ -5,9 +5,9 @@ import json
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from training.experiments.bench import bench_models, bench_pipeline
 from training.data.arrays import DataSpec
 from training.data.demo import write_demo
+from training.experiments.bench import bench_models, bench_pipeline
 from training.experiments.study import PUBLISHED, run_study
 
 runner = CliRunner()

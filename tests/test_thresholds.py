@@ -16,7 +16,7 @@ def test_roc_curve_points_and_area():
     assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
     assert np.trapezoid(tpr, fpr) == pytest.approx(roc_auc(LABELS, PROBS))
     # each point is the metrics at its threshold
-    for f, t, th in zip(fpr[1:], tpr[1:], thr[1:]):
+    for f, t, th in zip(fpr[1:], tpr[1:], thr[1:], strict=True):
         m = binary_metrics(LABELS, PROBS, th)
         assert (t, 1 - f) == pytest.approx((m["sensitivity"], m["specificity"]))
 
@@ -24,7 +24,7 @@ def test_roc_curve_points_and_area():
 def test_ties_move_together():
     fpr, tpr, thr = roc_curve([0, 1, 1, 0], [0.5, 0.5, 0.9, 0.1])
     assert list(thr[1:]) == [0.9, 0.5, 0.1]
-    assert list(zip(fpr, tpr)) == [(0, 0), (0, 0.5), (0.5, 1), (1, 1)]
+    assert list(zip(fpr, tpr, strict=True)) == [(0, 0), (0, 0.5), (0.5, 1), (1, 1)]
 
 
 def test_pr_curve():

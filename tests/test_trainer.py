@@ -6,16 +6,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from engine_helpers import square_data, square_split, write_tiny_npz
 
-from training.engine.augment import AffineAugment
 from training.data.arrays import BatchLoader, DataSpec
-from training.run.events import read_events
+from training.engine.augment import AffineAugment
 from training.engine.optim import EarlyStopping, LRSchedule
 from training.engine.recipes import load_recipe
-from training.run.store import RunPaths, read_predictions, run_status
 from training.engine.trainer import TrainingFailed, class_weights, train
-
-from engine_helpers import square_data, square_split, write_tiny_npz
+from training.run.events import read_events
+from training.run.store import RunPaths, read_predictions, run_status
 
 SCHEMA = {
     "run_started": {"run_id", "model", "device", "epochs", "steps_per_epoch", "batch_size", "image_size", "n_train",
@@ -61,7 +60,8 @@ def test_cnn3_trains_two_epochs_at_64px_and_writes_every_file(demo_root, tmp_pat
     assert {r["split"] for r in rows} == {"val", "test"}
     assert sum(r["split"] == "test" for r in rows) == config["data"]["n_test"] == 8
     with open(paths.predictions) as f:
-        assert tuple(csv.DictReader(f).fieldnames) == ("id", "path", "split", "label", "probability", "subtype", "patient")
+        assert tuple(csv.DictReader(f).fieldnames) == ("id", "path", "split", "label", "probability", "subtype",
+                                                       "patient")
     assert all(0 <= r["probability"] <= 1 for r in rows)
     assert not paths.lock.exists() and run_status(run) == "finished"
 
@@ -145,7 +145,8 @@ def test_augmentation_is_batched_affine_and_keeps_shape():
     images = torch.zeros(4, 1, 16, 16)
     images[:, :, :, :8] = 1.0  # left half bright
     assert AffineAugment(0, 0, 0, 0).__call__(images) is images
-    shifted = AffineAugment(rotation=0, zoom=0, width_shift=0.25, height_shift=0)(images, torch.Generator().manual_seed(0))
+    shifted = AffineAugment(rotation=0, zoom=0, width_shift=0.25, height_shift=0)(
+        images, torch.Generator().manual_seed(0))
     assert shifted.shape == images.shape
     assert not torch.equal(shifted, images)  # every image moved sideways
     theta = AffineAugment(rotation=20, zoom=0.2, width_shift=0.2, height_shift=0.2).random_matrices(1000, "cpu")
@@ -183,6 +184,6 @@ def test_prepare_data_on_an_npz_keeps_every_image_and_the_right_pixels(tmp_path)
     data = prepare_data(DataSpec(path), image_size=28, val_fraction=0.25)
     assert len(data.train) + len(data.val) == 44 and len(data.test) == 8
     for split in (data.train, data.val):
-        for record, pixels in zip(split.records, split.images):
+        for record, pixels in zip(split.records, split.images, strict=True):
             origin, index = record.id.split("/")
             assert np.array_equal(pixels, arrays[f"{origin}_images"][int(index)])

@@ -42,7 +42,8 @@ def download(
     dataset: str = typer.Argument(..., help="kermany | pneumoniamnist"),
     dir: Path = typer.Argument(..., help="Folder to download into."),
     size: int = typer.Option(28, "--size", help="PneumoniaMNIST image size: 28, 64, 128 or 224."),
-    url: str = typer.Option(None, "--url", help="Download from this URL instead (a mirror). Also $PNEUMO_DOWNLOAD_URL."),
+    url: str = typer.Option(None, "--url",
+                            help="Download from this URL instead (a mirror). Also $PNEUMO_DOWNLOAD_URL."),
     md5: str = typer.Option(None, "--md5", help="Expected MD5 of the file (defaults to the published one)."),
     keep_archive: bool = typer.Option(False, "--keep-archive", help="Keep the zip after unpacking."),
 ) -> None:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import typer
 
 
-def fail(message: str, code: int = 1) -> "typer.Exit":
+def fail(message: str, code: int = 1) -> typer.Exit:
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -29,18 +28,21 @@ def parse_seeds(text: str) -> list[int]:
 def repeat(
     model: str = typer.Argument(..., help="Recipe to train (a model name such as best, or a .toml path)."),
     data: Path = typer.Option(..., "--data", help="Training data (Kermany folder, train folder or .npz)."),
-    test_data: Optional[Path] = typer.Option(None, "--test-data", help="Test set to use instead of the data's own."),
+    test_data: Path | None = typer.Option(None, "--test-data", help="Test set to use instead of the data's own."),
     seeds: str = typer.Option("0,1,2", "--seeds", help="Seeds, comma-separated: one run each."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
-    image_size: Optional[int] = typer.Option(None, "--image-size", help="Override the recipe's image side (px)."),
-    overrides: List[str] = typer.Option([], "--set", help="Recipe override key=value (repeatable)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
+    image_size: int | None = typer.Option(None, "--image-size", help="Override the recipe's image side (px)."),
+    overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value (repeatable)."),
     out: Path = typer.Option(RUNS_DIR, "--out", help="Runs folder: one run per seed, plus repeat-<model>-<time>.json."),
     n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap replicates per run and metric."),
-    device: Optional[str] = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
+    device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Train MODEL once per seed; print test accuracy, sensitivity, specificity and AUC as mean +- sd
-    at the val-chosen threshold and at 0.5, with each run's bootstrap 95% interval."""
+    """Train MODEL once per seed; test figures as mean +- sd with bootstrap intervals.
+
+    Accuracy, sensitivity, specificity and AUC at the val-chosen threshold and at 0.5, with each
+    run's bootstrap 95% interval.
+    """
     from training.data.arrays import DataSpec
     from training.experiments.repeat import repeat_recipe
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -29,14 +28,14 @@ def _run(ref: str, runs_dir: Path) -> Path:
 def review(
     run: str = typer.Argument(..., help="Run folder or run id."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
-    export: Optional[Path] = typer.Option(None, "--export", help="Also write the cases with notes to this CSV."),
+    export: Path | None = typer.Option(None, "--export", help="Also write the cases with notes to this CSV."),
     split: str = SPLIT_OPTION,
     include_correct: bool = typer.Option(False, "--all", help="Include correctly classified cases (TP/TN)."),
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
     """List the misclassified cases (FN/FP) at the run's saved threshold, with review notes."""
-    from training.run.operating_point import load_threshold
     from training.evaluation.review_cases import review_cases
+    from training.run.operating_point import load_threshold
     from training.run.review_notes import ReviewNotes
 
     run_dir = _run(run, runs_dir)
@@ -104,20 +103,23 @@ def report(
 def threshold(
     run: str = typer.Argument(..., help="Run folder or run id."),
     youden: bool = typer.Option(False, "--youden", help="Maximise sensitivity + specificity on validation."),
-    sensitivity: Optional[float] = typer.Option(None, "--sensitivity", min=0.0, max=1.0,
+    sensitivity: float | None = typer.Option(None, "--sensitivity", min=0.0, max=1.0,
                                                 help="Highest threshold reaching this sensitivity on validation."),
-    value: Optional[float] = typer.Option(None, "--value", min=0.0, max=1.0, help="Set this threshold directly."),
-    site: Optional[Path] = typer.Option(
+    value: float | None = typer.Option(None, "--value", min=0.0, max=1.0, help="Set this threshold directly."),
+    site: Path | None = typer.Option(
         None, "--on", help="Choose on this labelled folder (NORMAL/, PNEUMONIA/) of films from the site where the "
         "model will be used, instead of on validation. Never the run's training or test data."),
     runs_dir: Path = RUNS_DIR_OPTION,
 ) -> None:
-    """Show, or choose and save, the run's operating point (chosen on validation rows, or on a site's sample with --on)."""
-    from training.metrics.binary import binary_metrics
-    from training.run.operating_point import load_operating_point, save_threshold
+    """Show, or choose and save, the run's operating point.
+
+    Chosen on the validation rows, or on a labelled sample of a site's films with --on.
+    """
     from training.evaluation.review_cases import labels_and_probabilities, load_rows, split_rows
+    from training.metrics.binary import binary_metrics
     from training.metrics.thresholds import threshold_for_sensitivity
     from training.metrics.thresholds import youden as youden_threshold
+    from training.run.operating_point import load_operating_point, save_threshold
 
     if sum((youden, sensitivity is not None, value is not None)) > 1:
         fail("choose one of --youden, --sensitivity X, --value T")
@@ -141,7 +143,8 @@ def threshold(
             chosen, how = saved["threshold"], None
     metrics = binary_metrics(labels, probs, chosen)
     if how is not None:
-        save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"], val_specificity=metrics["specificity"])
+        save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"],
+                       val_specificity=metrics["specificity"])
         typer.echo(f"saved threshold {chosen:.4f} ({how}) to {run_dir.name}/threshold.json")
     else:
         typer.echo(f"threshold {chosen:.4f} ({saved['how']})")
@@ -151,10 +154,10 @@ def threshold(
 
 
 def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
-    from training.metrics.binary import binary_metrics
-    from training.run.operating_point import save_threshold
     from training.data.records import DataError
     from training.evaluation.site_calibration import choose_site_threshold
+    from training.metrics.binary import binary_metrics
+    from training.run.operating_point import save_threshold
 
     with user_errors(DataError, *_ERRORS):
         site = choose_site_threshold(run_dir, folder, rule)

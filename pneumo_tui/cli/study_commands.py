@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -19,16 +18,20 @@ def register(app: typer.Typer) -> None:
 
 def study(
     data: Path = typer.Option(..., "--data", help="Training data (a Kermany root or a train folder)."),
-    test_data: Optional[Path] = typer.Option(None, "--test-data", help="Test images, if not the data's own test split."),
+    test_data: Path | None = typer.Option(None, "--test-data", help="Test images, if not the data's own test split."),
     out: Path = typer.Option(RUNS_DIR, "--out", help="Runs folder: one run per model, plus study-<time>.json."),
-    models: List[str] = typer.Option([], "--model", "-m", help="Only these models (repeat); default the study's four and the modern one."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override every recipe's epochs (for a CPU-sized study)."),
-    image_size: Optional[int] = typer.Option(None, "--image-size", help="Override every recipe's image size."),
-    overrides: List[str] = typer.Option([], "--set", help="key=value applied to every recipe (repeat)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: the best there is)."),
+    models: list[str] = typer.Option([], "--model", "-m",
+                                     help="Only these models (repeat); default the study's four and the modern one."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override every recipe's epochs (for a CPU-sized study)."),
+    image_size: int | None = typer.Option(None, "--image-size", help="Override every recipe's image size."),
+    overrides: list[str] = typer.Option([], "--set", help="key=value applied to every recipe (repeat)."),
+    device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: the best there is)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
-    """Reproduce the study: its four models with its recipe and the modern model with its own, beside the published figures."""
+    """Reproduce the study beside its published figures.
+
+    Its four models with its recipe, and the modern model with its own.
+    """
     from training.data.arrays import DataSpec
     from training.experiments.study import run_study
 
@@ -54,7 +57,8 @@ def _print_study(result) -> None:
     from rich.table import Table
 
     table = Table(title="Study reproduction (test split, threshold 0.5)")
-    for column in ("model", "accuracy %", "sensitivity %", "specificity %", "AUC", "published acc / recall %", "minutes", "run"):
+    for column in ("model", "accuracy %", "sensitivity %", "specificity %", "AUC", "published acc / recall %",
+                   "minutes", "run"):
         table.add_column(column, justify="left" if column in ("model", "run") else "right")
     for row in result.rows:
         t, p = row.test, row.published
@@ -70,19 +74,24 @@ def _print_study(result) -> None:
 
 
 def bench(
-    models: List[str] = typer.Option(["baseline", "cnn1", "cnn3", "resnet50", "resnet_small"], "--model", "-m",
+    models: list[str] = typer.Option(["baseline", "cnn1", "cnn3", "resnet50", "resnet_small"], "--model", "-m",
                                      help="Models to time on random tensors (repeat)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Images for the pipeline comparison (cache vs decoding)."),
+    data: Path | None = typer.Option(None, "--data", help="Images for the pipeline comparison (cache vs decoding)."),
     pipeline_model: str = typer.Option("cnn3", "--pipeline-model", help="Model for the pipeline comparison."),
     image_size: int = typer.Option(200, "--image-size"),
     batch_size: int = typer.Option(32, "--batch-size"),
     steps: int = typer.Option(10, "--steps", help="Timed steps per measurement (after 2 warm-up steps)."),
-    device: Optional[str] = typer.Option(None, "--device"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Decoding workers for the JPEG pipeline (default: all cores)."),
-    overrides: List[str] = typer.Option([], "--set", help="Recipe key=value for every model, e.g. amp=false, channels_last=false."),
+    device: str | None = typer.Option(None, "--device"),
+    workers: int | None = typer.Option(None, "--workers",
+                                       help="Decoding workers for the JPEG pipeline (default: all cores)."),
+    overrides: list[str] = typer.Option([], "--set",
+                                        help="Recipe key=value for every model, e.g. amp=false, channels_last=false."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Train and inference images/s per model; with --data, the cache against decoding JPEGs and against random tensors."""
+    """Train and inference images/s per model.
+
+    With --data, also the cache against decoding JPEGs and against random tensors.
+    """
     from training.experiments.bench import bench_models, bench_pipeline
 
     with user_errors(*_engine_errors()):
@@ -101,7 +110,8 @@ def _print_bench(results) -> None:
     from rich.table import Table
 
     first = results[0] if results else None
-    title = f"pneumo bench on {first.device} (amp {first.amp}, channels_last {first.channels_last})" if first else "pneumo bench"
+    title = (f"pneumo bench on {first.device} (amp {first.amp}, channels_last {first.channels_last})"
+             if first else "pneumo bench")
     table = Table(title=title)
     for column in ("model", "mode", "input", "size", "batch", "images/s", "vs random", "params"):
         table.add_column(column, justify="left" if column in ("model", "mode", "input") else "right")

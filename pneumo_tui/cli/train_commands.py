@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -19,12 +18,12 @@ RUNS_DIR = Path("runs")
 
 def _engine_errors():
     """The engine's expected failures, shown as one line without a traceback."""
-    from training.engine.checkpoint import CheckpointError
-    from training.evaluation.evaluate import EvaluationError
-    from training.run.lock import RunLocked
     from training.data.records import DataError
+    from training.engine.checkpoint import CheckpointError
     from training.engine.recipes import RecipeError
     from training.engine.trainer import AlreadyFinished, TrainingFailed
+    from training.evaluation.evaluate import EvaluationError
+    from training.run.lock import RunLocked
 
     return (DataError, RecipeError, RunLocked, FileNotFoundError, CheckpointError, TrainingFailed,
             AlreadyFinished, EvaluationError)
@@ -42,16 +41,16 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    model: Optional[str] = typer.Argument(None, help="Model to train (see `pneumo models`); omit with --resume."),
-    data: Optional[Path] = typer.Option(None, "--data", help="Dataset: Kermany folder, split folder or .npz."),
-    test_data: Optional[Path] = typer.Option(None, "--test-data", help="Test set to use instead of the data's own."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
-    image_size: Optional[int] = typer.Option(None, "--image-size", help="Override the recipe's image side (px)."),
+    model: str | None = typer.Argument(None, help="Model to train (see `pneumo models`); omit with --resume."),
+    data: Path | None = typer.Option(None, "--data", help="Dataset: Kermany folder, split folder or .npz."),
+    test_data: Path | None = typer.Option(None, "--test-data", help="Test set to use instead of the data's own."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
+    image_size: int | None = typer.Option(None, "--image-size", help="Override the recipe's image side (px)."),
     out: Path = typer.Option(RUNS_DIR, "--out", help="Folder the run folder is created in."),
-    overrides: List[str] = typer.Option([], "--set", help="Recipe override key=value (repeatable)."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Continue a stopped run (folder or id in --out)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the recipe's seed."),
-    device: Optional[str] = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
+    overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value (repeatable)."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue a stopped run (folder or id in --out)."),
+    seed: int | None = typer.Option(None, "--seed", help="Override the recipe's seed."),
+    device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
     no_test: bool = typer.Option(False, "--no-test", help="Explore on val only: no test image is read, no test eval."),
 ) -> None:
     """Train MODEL with its recipe; prints the run folder."""
@@ -245,7 +244,7 @@ def runs(
 def eval_run(
     run: str = typer.Argument(..., help="Run folder, or run id (prefix) in --runs."),
     split: str = typer.Option("test", "--split", help="train, val or test."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
 ) -> None:
@@ -261,7 +260,8 @@ def eval_run(
         run_dir = resolve_run(run, runs_dir)
         m = evaluate_run(run_dir, split, threshold)
     if as_json:
-        keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion", "threshold", "n")
+        keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
+                "threshold", "n")
         print(json.dumps({k: m[k] for k in keys}, indent=2))
         return
     c = m["confusion"]
@@ -278,8 +278,8 @@ def eval_run(
 
 def predict(
     run: str = typer.Argument(..., help="Run folder, or run id (prefix) in --runs."),
-    images: List[Path] = typer.Argument(..., help="Image files (JPEG, PNG, DICOM)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
+    images: list[Path] = typer.Argument(..., help="Image files (JPEG, PNG, DICOM)."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image, in a list."),
     runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
 ) -> None:
@@ -309,8 +309,8 @@ def models(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The model zoo: parameters and what each recipe does."""
-    from training.models import build_model, count_parameters, model_info, model_names
     from training.engine.recipes import RecipeError, load_recipe
+    from training.models import build_model, count_parameters, model_info, model_names
 
     rows = []
     for name in model_names():
@@ -318,7 +318,8 @@ def models(
         try:
             recipe = load_recipe(name)
             description = recipe.description
-            recipe_text = f"{recipe.optimizer} lr {recipe.lr:g}, {recipe.scheduler}, {recipe.epochs} ep, {recipe.image_size}px"
+            recipe_text = (f"{recipe.optimizer} lr {recipe.lr:g}, {recipe.scheduler}, {recipe.epochs} ep, "
+                           f"{recipe.image_size}px")
         except RecipeError:
             description, recipe_text = "", "(no recipe)"
         params = count_parameters(build_model(name, image_size))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -10,7 +10,7 @@ import typer
 from .errors import fail
 
 
-class ImageProtocol(str, Enum):
+class ImageProtocol(StrEnum):
     auto = "auto"
     sixel = "sixel"
     kitty = "kitty"
@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
             except FileNotFoundError as exc:
                 fail(str(exc))
         if image_protocol is not ImageProtocol.none:
-            # textual-image asks the terminal for its cell size and graphics support; that is only possible before Textual starts.
+            # textual-image asks the terminal for its cell size and graphics support; that is only
+            # possible before Textual starts.
             import textual_image.widget  # noqa: F401
         from ..app import PneumoApp
 

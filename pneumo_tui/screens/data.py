@@ -44,7 +44,8 @@ def load_samples(path: Path, per_class: int) -> dict:
 
     source = open_source(path)
     by_class: dict[str, list] = {name: [] for name in CLASSES}
-    for record in sorted(source.records(), key=lambda r: (SPLIT_ORDER.index(r.split) if r.split in SPLIT_ORDER else 9, r.id)):
+    for record in sorted(source.records(),
+                         key=lambda r: (SPLIT_ORDER.index(r.split) if r.split in SPLIT_ORDER else 9, r.id)):
         picked = by_class[record.class_name]
         if len(picked) >= per_class:
             continue
@@ -225,7 +226,8 @@ class DataView(Vertical):
         self.data = path
         self.stats = None
         if path is None:
-            self.query_one("#data-title", Static).update("No dataset yet: press o to open one (or create the demo set).")
+            self.query_one("#data-title", Static).update(
+                "No dataset yet: press o to open one (or create the demo set).")
             self.query_one("#data-loading").display = False
             self.query_one("#data-body").display = False
             return
@@ -293,7 +295,8 @@ class DataView(Vertical):
             "Pneumonia subtypes", [(k, v, CLASS_COLOURS.get(k, "white")) for k, v in sorted(subtypes.items())],
             total=sum(subtypes.values()) or None,
         )
-        self.query_one("#bar-sizes", BarChart).show("Image width (px)", [(k, v, "#14b8a6") for k, v in size_histogram(stats)])
+        self.query_one("#bar-sizes", BarChart).show(
+            "Image width (px)", [(k, v, "#14b8a6") for k, v in size_histogram(stats)])
         box = self.query_one("#data-samples", Vertical)
         box.remove_children()
         if samples:

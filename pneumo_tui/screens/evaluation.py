@@ -22,11 +22,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual_plot import HiResMode, PlotWidget
 
-from training.metrics.bootstrap import bootstrap_cis
-from training.metrics.binary import binary_metrics
-from training.run.operating_point import load_threshold, save_threshold
 from training.evaluation.review_cases import labels_and_probabilities, load_rows
+from training.metrics.binary import binary_metrics
+from training.metrics.bootstrap import bootstrap_cis
 from training.metrics.thresholds import pr_curve, roc_curve, threshold_for_sensitivity, youden
+from training.run.operating_point import load_threshold, save_threshold
 
 N_BOOT = 1000
 

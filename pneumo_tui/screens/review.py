@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from training.run.operating_point import load_threshold
 from training.evaluation.review_cases import CaseImages, confidence, review_cases
+from training.run.operating_point import load_threshold
 from training.run.review_notes import ReviewNotes
 
 from ..widgets.xray import XRayView
@@ -252,7 +252,7 @@ class ReviewView(Vertical):
                 c["verdict"], c["note"] = note.verdict, note.text
         table = self.query_one("#review-cases", DataTable)
         row = table.get_row_index(case["id"])
-        for column, value in zip(table.ordered_columns, self._row(case)):
+        for column, value in zip(table.ordered_columns, self._row(case), strict=True):
             table.update_cell(case["id"], column.key, value)
         table.move_cursor(row=row)
         self._update_case_text()
@@ -370,7 +370,8 @@ class ReviewView(Vertical):
                 recipe = config.get("recipe") or {}
                 result = explain_image(model, pixels, int(recipe.get("image_size", 200)), recipe.get("fit", "squash"))
         except Exception as exc:  # no checkpoint, a model without convolutions...: say why
-            self.app.call_from_thread(self._gradcam_failed, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            self.app.call_from_thread(self._gradcam_failed,
+                                      str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return
         self.app.call_from_thread(self._show_gradcam, case_id, result.heatmap)
 

@@ -45,7 +45,8 @@ class WelcomeScreen(ModalScreen[Path | None]):
             yield Static("Pick how to get one (Enter), or Esc to look around without data.")
             yield OptionList(
                 Option("Open a folder or .npz file", id="open"),
-                Option(f"Download the public dataset (Kermany 2018, about 1.2 GB) into ./{DOWNLOAD_DIR}", id="download"),
+                Option(f"Download the public dataset (Kermany 2018, about 1.2 GB) into ./{DOWNLOAD_DIR}",
+                       id="download"),
                 Option(f"Create the synthetic demo set in ./{self.demo_dir}", id="demo"),
                 id="welcome-choices",
             )
@@ -93,7 +94,8 @@ class WelcomeScreen(ModalScreen[Path | None]):
         try:
             path = download_public(progress=progress)
         except Exception as exc:  # network down, no space...: say it on one line
-            self.app.call_from_thread(self.status, f"Download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            self.app.call_from_thread(self.status,
+                                      f"Download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
             return
         self.app.call_from_thread(self.dismiss, path)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -275,7 +275,7 @@ class CurveChart(Vertical):
 
 
 def _positive(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
-    pairs = [(x, y) for x, y in zip(xs, ys) if y > 0]
+    pairs = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 

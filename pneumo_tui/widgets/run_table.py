@@ -26,7 +26,7 @@ class RunTable(DataTable):
     class SelectionChanged(Message):
         """The set of runs picked for the overlay changed."""
 
-        def __init__(self, table: "RunTable"):
+        def __init__(self, table: RunTable):
             super().__init__()
             self.table = table
 

@@ -7,7 +7,7 @@ text placeholder for terminals where even that is unwanted.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image as PILImage
 from textual.app import ComposeResult

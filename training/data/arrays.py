@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -61,7 +61,7 @@ class PreparedData:
     them. ``info["n_test"]`` counts the listed test images without loading them.
     """
 
-    def __init__(self, train: SplitData, val: SplitData, test: "SplitData | Callable[[], SplitData | None] | None",
+    def __init__(self, train: SplitData, val: SplitData, test: SplitData | Callable[[], SplitData | None] | None,
                  info: dict):
         self.train, self.val = train, val
         self.info = info  # config.json "data": path, test_path, source, synthetic, val_fraction, split_seed, n_*

@@ -22,15 +22,15 @@ import logging
 import os
 import stat
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from training.data.decode import resize
 from training.core.fileio import atomic_write_json
+from training.data.decode import resize
 from training.data.records import Problem, Record, UnreadableImage
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,8 @@ def _writable(folder: Path) -> bool:
     # os.access alone says yes to root on a chmod a-w folder; the mode bits
     # tell us the owner asked for it to stay untouched.
     try:
-        return os.access(folder, os.W_OK) and bool(os.stat(folder).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        return os.access(folder, os.W_OK) and bool(
+            os.stat(folder).st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     except OSError:
         return False
 
@@ -115,7 +116,7 @@ class _Cache:
         keys = [_key(source, r) for r in records]
         skipped: list[Problem] = []
         wanted: list[tuple[Record, Key | None]] = []
-        for record, key in zip(records, keys):
+        for record, key in zip(records, keys, strict=True):
             if key is not None and key in self.unreadable:
                 skipped.append(Problem(record.id, self.unreadable[key]))
             else:
@@ -205,7 +206,7 @@ class _Cache:
                     out[row] = opened[shard][src_row]
             del opened
 
-            def store(record: Record, image: np.ndarray) -> None:
+            def store(record: Record, image: np.ndarray, out: np.ndarray = out) -> None:
                 out[row_of[record.id]] = image
 
             failed = _decode_all(source, missing, self.size, fit, workers, progress, store)
@@ -215,7 +216,8 @@ class _Cache:
                 return self._empty(), kept, failed
             if failed:  # drop the failed rows: copy the survivors into a second file
                 temps.append(self.folder / f".tmp-compact-{name}")
-                final = np.lib.format.open_memmap(temps[-1], mode="w+", dtype=np.uint8, shape=(len(keep), self.size, self.size))
+                final = np.lib.format.open_memmap(temps[-1], mode="w+", dtype=np.uint8,
+                                                  shape=(len(keep), self.size, self.size))
                 for start in range(0, len(keep), 256):
                     final[start : start + 256] = out[keep[start : start + 256]]
                 out = final

@@ -20,9 +20,9 @@ import shutil
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from training.data.records import DataError
 
@@ -98,7 +98,8 @@ def download_dataset(
     return root
 
 
-def fetch(url: str, target: Path, md5: str | None = None, progress: Progress | None = None, timeout: float = 60) -> Path:
+def fetch(url: str, target: Path, md5: str | None = None, progress: Progress | None = None,
+          timeout: float = 60) -> Path:
     """Download ``url`` to ``target`` through ``target.part``, resuming a partial file."""
     target = Path(target)
     part = target.with_name(target.name + ".part")
@@ -130,9 +131,11 @@ def fetch(url: str, target: Path, md5: str | None = None, progress: Progress | N
                     if progress is not None:
                         progress(done, total)
         except (OSError, urllib.error.URLError) as exc:
-            raise DataError(f"download interrupted after {done} bytes ({exc}); run the same command again to resume") from None
+            raise DataError(f"download interrupted after {done} bytes ({exc}); "
+                            f"run the same command again to resume") from None
     if total is not None and part.stat().st_size < total:
-        raise DataError(f"download incomplete ({part.stat().st_size} of {total} bytes); run the same command again to resume")
+        raise DataError(f"download incomplete ({part.stat().st_size} of {total} bytes); "
+                        f"run the same command again to resume")
     return _finish(part, target, md5)
 
 
@@ -142,7 +145,8 @@ def _finish(part: Path, target: Path, md5: str | None) -> Path:
         if actual != md5.lower():
             # A corrupt partial file would poison every resume: start clean next time.
             part.unlink()
-            raise DataError(f"checksum mismatch for {target.name}: expected MD5 {md5}, got {actual}; the download was removed")
+            raise DataError(f"checksum mismatch for {target.name}: expected MD5 {md5}, got {actual}; "
+                            f"the download was removed")
     os.replace(part, target)
     return target
 

@@ -16,16 +16,16 @@ import json
 import logging
 import os
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from training.core.fileio import atomic_write_json
 from training.data.cache import cache_dir_for
 from training.data.decode import read_header
-from training.core.fileio import atomic_write_json
 from training.data.patients import patient_number
 from training.data.records import CLASSES, SPLITS, Record, UnreadableImage
 from training.data.sources import DataSource, open_source
@@ -112,7 +112,7 @@ def _folder_facts(source, records, progress, workers) -> dict[str, Facts]:
     if todo:
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             done = 0
-            for (record, fp), entry in zip(todo, pool.map(lambda t: _file_facts(source, t[0]), todo)):
+            for (record, fp), entry in zip(todo, pool.map(lambda t: _file_facts(source, t[0]), todo), strict=True):
                 facts[record.id] = entry
                 if fp is not None:
                     cached[record.id] = {**entry, "fp": list(fp)}
@@ -266,7 +266,7 @@ def _duplicates(readable, facts) -> dict:
 def _sizes(readable, facts) -> dict:
     widths = [facts[r.id]["width"] for r in readable]
     heights = [facts[r.id]["height"] for r in readable]
-    aspects = [round(w / h, 4) for w, h in zip(widths, heights)]
+    aspects = [round(w / h, 4) for w, h in zip(widths, heights, strict=True)]
     by_split: dict = {}
     for split in _present_splits(readable):
         by_split[split] = {}

@@ -30,7 +30,7 @@ class AffineAugment:
     hflip: bool = False
 
     @classmethod
-    def from_recipe(cls, recipe) -> "AffineAugment":
+    def from_recipe(cls, recipe) -> AffineAugment:
         return cls(recipe.rotation, recipe.zoom, recipe.width_shift, recipe.height_shift, recipe.hflip)
 
     @property
@@ -106,7 +106,7 @@ class BatchAugment:
     exposure: ExposureAugment = ExposureAugment()
 
     @classmethod
-    def from_recipe(cls, recipe) -> "BatchAugment":
+    def from_recipe(cls, recipe) -> BatchAugment:
         return cls(AffineAugment.from_recipe(recipe), ExposureAugment(recipe.gamma, recipe.contrast, recipe.brightness))
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

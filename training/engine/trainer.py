@@ -28,30 +28,30 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from training.data.arrays import BatchLoader, DataSpec, PreparedData, SplitData, prepare_data
 from training.engine import distributed
 from training.engine.augment import BatchAugment
 from training.engine.checkpoint import load_checkpoint
-from training.data.arrays import BatchLoader, DataSpec, PreparedData, SplitData, prepare_data
 from training.engine.device import DeviceSetup, device_setup, restore_rng_state, rng_state, seed_everything
-from training.run.events import read_events
 from training.engine.inference import predict_split
-from training.run.lock import RunLocked, holder_alive, read_holder
-from training.metrics.binary import binary_metrics
-from training.models import build_model, count_parameters
-from training.run.operating_point import DEFAULT_THRESHOLD, choose_threshold, load_threshold, save_threshold
 from training.engine.optim import EarlyStopping, LRSchedule, build_optimizer, is_better
 from training.engine.recipes import Recipe, recipe_from_dict
-from training.run.writer import RunLog, SilentLog
-from training.run.store import DEFAULT_RUNS_DIR, RunPaths, load_config, new_run_dir, resolve_run
 from training.engine.tta import predict_views
+from training.metrics.binary import binary_metrics
+from training.models import build_model, count_parameters
+from training.run.events import read_events
+from training.run.lock import RunLocked, holder_alive, read_holder
+from training.run.operating_point import DEFAULT_THRESHOLD, choose_threshold, load_threshold, save_threshold
+from training.run.store import DEFAULT_RUNS_DIR, RunPaths, load_config, new_run_dir, resolve_run
+from training.run.writer import RunLog, SilentLog
 
 # Seconds to sleep after every step: lets tests (and demos of the live view) catch a run mid-epoch.
 STEP_DELAY_ENV = "PNEUMO_STEP_DELAY"
@@ -130,7 +130,8 @@ def resume_run(
         data = _load_data(recipe, data, ctx, on_event)
         last = RunPaths(run_dir).last_checkpoint
         if not last.is_file():
-            raise TrainingFailed(f"{run_dir.name} stopped before its first checkpoint; nothing to resume, train it again")
+            raise TrainingFailed(f"{run_dir.name} stopped before its first checkpoint; "
+                                 f"nothing to resume, train it again")
         state = new_state(recipe, data, setup, ctx)
         state.restore(load_checkpoint(last))
         return _run(run_dir, state, data, setup, ctx, on_event, config=None)
@@ -288,7 +289,7 @@ def _run(run_dir: Path, state: TrainState, data: PreparedData, setup: DeviceSetu
     return run_dir
 
 
-def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: RunLog, stop: "StopRequest") -> str:
+def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: RunLog, stop: StopRequest) -> str:
     """Epochs until the recipe's last one, early stopping or a stop request; returns the reason."""
     recipe = state.recipe
     loader = train_loader(recipe, data.train, setup, ctx)
@@ -301,7 +302,8 @@ def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: Run
         train_stats = _epoch_train_stats(state, ctx)
         state.schedule.after_epoch(val["val_loss"])
         stop_early = state.early_stopping.update(val[recipe.early_stopping_metric])
-        improved = state.best["epoch"] is None or is_better(recipe.best_metric, val[recipe.best_metric], state.best["value"])
+        improved = state.best["epoch"] is None or is_better(recipe.best_metric, val[recipe.best_metric],
+                                                            state.best["value"])
         state.epoch, state.partial = epoch, _empty_sums()
         if improved:
             state.best = {"metric": recipe.best_metric, "value": val[recipe.best_metric], "epoch": epoch}
@@ -319,7 +321,7 @@ def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: Run
 
 
 def train_one_epoch(state: TrainState, loader: BatchLoader, epoch: int, setup: DeviceSetup, ctx,
-                    log: RunLog, stop: "StopRequest") -> bool:
+                    log: RunLog, stop: StopRequest) -> bool:
     """Train one epoch (or its rest after a resume); False when stopped by a request mid-epoch."""
     state.net.train()
     sums = state.partial
@@ -453,7 +455,7 @@ def prediction_rows(split_name: str, split: SplitData, probabilities: np.ndarray
             "subtype": r.subtype or "",
             "patient": r.patient or "",
         }
-        for r, p in zip(split.records, probabilities)
+        for r, p in zip(split.records, probabilities, strict=True)
     ]
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.run.operating_point import load_threshold
 from training.evaluation.review_cases import load_rows, split_rows
 from training.metrics.significance import delong, mcnemar
+from training.run.operating_point import load_threshold
 
 
 def compare_runs(run_a: Path, run_b: Path, split: str = "test") -> dict:
@@ -71,5 +71,6 @@ def format_comparison(result: dict) -> str:
             f"  DeLong: z = {d['z']:.3f}, p = {d['p_value']:.4g}",
         ]
     lines.append("")
-    lines.append("p < 0.05: the difference is unlikely to be chance on these images; otherwise the data cannot tell them apart.")
+    lines.append("p < 0.05: the difference is unlikely to be chance on these images; "
+                 "otherwise the data cannot tell them apart.")
     return "\n".join(lines)

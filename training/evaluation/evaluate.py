@@ -49,8 +49,8 @@ def _prediction_rows(run_dir: Path, split: str) -> list[dict]:
 
 def _rerun_best(run_dir: Path, split: str):
     """No stored predictions (a run stopped before its end): run best.pt over the split."""
-    from training.engine.checkpoint import load_model_from_run
     from training.data.arrays import DataSpec, prepare_data
+    from training.engine.checkpoint import load_model_from_run
     from training.engine.device import device_setup
     from training.engine.tta import predict_views, recipe_views
 

@@ -32,12 +32,12 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
     """
     import torch
 
-    from training.engine.checkpoint import load_model_from_run
     from training.data.arrays import SplitData
-    from training.engine.device import device_setup
-    from training.run.operating_point import load_threshold
     from training.data.records import Record
+    from training.engine.checkpoint import load_model_from_run
+    from training.engine.device import device_setup
     from training.engine.tta import predict_views, recipe_views
+    from training.run.operating_point import load_threshold
 
     run_dir = Path(run_dir)
     threshold = load_threshold(run_dir) if threshold is None else float(threshold)
@@ -61,7 +61,7 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
         setup = device_setup(None, amp=False, channels_last=False)
         with torch.inference_mode():
             probabilities = predict_views(model.to(setup.device), split, setup, recipe_views(recipe))
-        for i, p in zip(readable, probabilities):
+        for i, p in zip(readable, probabilities, strict=True):
             results[i].probability = float(p)
             results[i].label = CLASSES[int(p >= threshold)]
     return results

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from training.metrics.bootstrap import bootstrap_cis
 from training.core.fileio import atomic_write_bytes, atomic_write_text
-from training.metrics.binary import binary_metrics
-from training.run.operating_point import load_operating_point
 from training.evaluation.review_cases import CaseImages, labels_and_probabilities, load_rows, review_cases, split_rows
-from training.run.store import load_config, summarize_run
+from training.metrics.binary import binary_metrics
+from training.metrics.bootstrap import bootstrap_cis
 from training.metrics.thresholds import pr_curve, roc_curve
+from training.run.operating_point import load_operating_point
+from training.run.store import load_config, summarize_run
 
 WHITE, BLACK, GREY, LIGHT = (255, 255, 255), (20, 20, 20), (120, 120, 120), (225, 225, 225)
 BLUE, RED = (31, 90, 180), (200, 40, 40)
@@ -61,7 +61,7 @@ def draw_curve(x, y, title: str, xlabel: str, ylabel: str, point: tuple[float, f
     draw.rectangle([left, top, right, bottom], outline=BLACK)
     if diagonal:
         draw.line([to_px(0, 0), to_px(1, 1)], fill=GREY, width=1)
-    draw.line([to_px(u, v) for u, v in zip(x, y)], fill=BLUE, width=3, joint="curve")
+    draw.line([to_px(u, v) for u, v in zip(x, y, strict=True)], fill=BLUE, width=3, joint="curve")
     if point is not None:
         px, py = to_px(*point)
         draw.ellipse([px - 6, py - 6, px + 6, py + 6], fill=RED, outline=BLACK)
@@ -88,7 +88,8 @@ def draw_confusion(c: dict, size: int = 420) -> Image.Image:
         x0, y0 = origin + col * cell, origin + row * cell
         draw.rectangle([x0, y0, x0 + cell, y0 + cell], fill=fill, outline=BLACK)
         draw.text((x0 + cell / 2, y0 + cell / 2 - 8), str(count), fill=BLACK, font=big, anchor="mm")
-        draw.text((x0 + cell / 2, y0 + cell / 2 + 22), f"{name}  {share:.0%} of row", fill=BLACK, font=font, anchor="mm")
+        draw.text((x0 + cell / 2, y0 + cell / 2 + 22), f"{name}  {share:.0%} of row", fill=BLACK, font=font,
+                  anchor="mm")
     for i, name in enumerate(("NORMAL", "PNEUMONIA")):
         draw.text((origin + i * cell + cell / 2, origin - 10), name, fill=BLACK, font=font, anchor="ms")
         draw.text((origin - 8, origin + i * cell + cell / 2), name, fill=BLACK, font=font, anchor="rm")
@@ -97,14 +98,15 @@ def draw_confusion(c: dict, size: int = 420) -> Image.Image:
     return image
 
 
-def draw_thumbnails(cases: list[dict], images: list[np.ndarray | None], thumb: int = 160, columns: int = 4) -> Image.Image:
+def draw_thumbnails(cases: list[dict], images: list[np.ndarray | None], thumb: int = 160,
+                    columns: int = 4) -> Image.Image:
     """A grid of X-ray thumbnails, each captioned with kind, probability, verdict and note."""
     rows = max(1, -(-len(cases) // columns))
     caption_h = 58
     sheet = Image.new("RGB", (columns * (thumb + 10) + 10, rows * (thumb + caption_h + 10) + 10), WHITE)
     draw = ImageDraw.Draw(sheet)
     font = _font(11)
-    for i, (case, pixels) in enumerate(zip(cases, images)):
+    for i, (case, pixels) in enumerate(zip(cases, images, strict=True)):
         x0 = 10 + (i % columns) * (thumb + 10)
         y0 = 10 + (i // columns) * (thumb + caption_h + 10)
         if pixels is None:
@@ -210,13 +212,15 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
         "| measure | value | 95% CI (bootstrap) |",
         "|---|---|---|",
     ]
-    names = {"accuracy": "accuracy", "sensitivity": "sensitivity (recall)", "specificity": "specificity", "auc": "ROC AUC"}
+    names = {"accuracy": "accuracy", "sensitivity": "sensitivity (recall)", "specificity": "specificity",
+             "auc": "ROC AUC"}
     for key, name in names.items():
         ci = f"{cis[key]['low']:.3f} - {cis[key]['high']:.3f}" if cis else "n/a"
         out.append(f"| {name} | {_fmt(metrics[key])} | {ci} |")
     out += [f"| PPV (precision) | {_fmt(metrics['precision'])} | |", f"| NPV | {_fmt(metrics['npv'])} | |", ""]
     if cis:
-        out += [f"Intervals: {cis['n_boot']} stratified bootstrap resamples of the {split} images (seed {cis['seed']}).", ""]
+        out += [f"Intervals: {cis['n_boot']} stratified bootstrap resamples of the {split} images "
+                f"(seed {cis['seed']}).", ""]
     if figures:
         out += ["## Curves", "", "The red dot is the operating point.", "",
                 "![ROC curve](roc.png)", "", "![Precision-recall curve](pr.png)", ""]

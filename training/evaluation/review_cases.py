@@ -115,7 +115,8 @@ class CaseImages:
         data = self.config.get("data") or {}
         where = data.get("test_path") if case.get("split") == "test" and data.get("test_path") else data.get("path")
         if not where:
-            raise FileNotFoundError(f"{case['id']}: image not found ({case.get('path') or 'no path'}) and no data path in config.json")
+            raise FileNotFoundError(f"{case['id']}: image not found ({case.get('path') or 'no path'}) "
+                                    f"and no data path in config.json")
         if where not in self._sources:
             from training.data.sources import open_source
 

@@ -35,10 +35,10 @@ class SiteThreshold:
 def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThreshold:
     """Predict the labelled ``folder`` (NORMAL/ and PNEUMONIA/ inside) with the run, then apply ``rule``
     ("youden" or "sensitivity>=s") to it. ``DataError`` (one line) if the sample is not fit for it."""
-    from training.run.operating_point import choose_threshold, parse_threshold_rule
-    from training.evaluation.predict import predict_images
-    from training.run.store import load_config
     from training.data.sources import open_source
+    from training.evaluation.predict import predict_images
+    from training.run.operating_point import choose_threshold, parse_threshold_rule
+    from training.run.store import load_config
 
     if parse_threshold_rule(rule)[0] == "fixed":
         raise ValueError("a fixed threshold needs no sample: give youden or sensitivity>=s")
@@ -46,7 +46,7 @@ def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThresho
     records = [r for r in open_source(folder).records() if r.path is not None]
     refuse_overlap(folder, [r.path for r in records], config.get("data", {}), _test_paths(run_dir))
     predictions = predict_images(run_dir, [r.path for r in records])
-    kept = [(r.label, p.probability) for r, p in zip(records, predictions) if p.error is None]
+    kept = [(r.label, p.probability) for r, p in zip(records, predictions, strict=True) if p.error is None]
     skipped = [(p.path, p.error) for p in predictions if p.error is not None]
     labels = np.array([label for label, _ in kept], dtype=int)
     probabilities = np.array([p for _, p in kept], dtype=float)
@@ -59,7 +59,8 @@ def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThresho
 
 
 def refuse_overlap(folder: Path, images: list[Path], data: dict, test_paths: list[str]) -> None:
-    """``DataError`` if the sample holds, or sits inside, the run's training or test data, or has its test images' names."""
+    """``DataError`` if the sample holds, or sits inside, the run's training or test data,
+    or has its test images' names."""
     sample = Path(os.path.realpath(folder))
     for key, what in (("path", "training data"), ("test_path", "test data")):
         if not data.get(key):

@@ -15,17 +15,17 @@ so ratios mean more than absolute figures):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 from training.engine.augment import BatchAugment
 from training.engine.device import DeviceSetup, device_setup
-from training.models import build_model, count_parameters
 from training.engine.recipes import load_recipe
+from training.models import build_model, count_parameters
 
 Feed = Iterator[tuple[torch.Tensor, torch.Tensor]]  # (B, 1, S, S) float in [0, 1], (B,) labels
 

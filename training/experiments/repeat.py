@@ -11,16 +11,16 @@ deviation over the seeds, plus each run's stratified bootstrap 95% interval.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from training.metrics.bootstrap import METRICS, bootstrap_cis
-from training.data.arrays import DataSpec, prepare_data
-from training.run.events import read_events
 from training.core.fileio import atomic_write_json
+from training.data.arrays import DataSpec, prepare_data
 from training.engine.recipes import load_recipe
+from training.metrics.bootstrap import METRICS, bootstrap_cis
+from training.run.events import read_events
 from training.run.store import RunPaths, read_predictions
 
 OPERATING_POINTS = ("at_threshold", "at_0_5")

@@ -10,14 +10,14 @@ every image PNEUMONIA; on the official test split it scores 390/624 = 62.5%.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from training.data.arrays import DataSpec, PreparedData, prepare_data
-from training.run.events import read_events
 from training.core.fileio import atomic_write_json
+from training.data.arrays import DataSpec, PreparedData, prepare_data
 from training.engine.recipes import Recipe, load_recipe
+from training.run.events import read_events
 from training.run.store import RunPaths
 
 STUDY_MODELS = ("baseline", "cnn1", "cnn3", "resnet50")
@@ -90,7 +90,8 @@ def run_study(
 
 
 def test_metrics(run_dir: Path) -> dict:
-    evals = [e for e in read_events(RunPaths(Path(run_dir)).events) if e["event"] == "eval" and e.get("split") == "test"]
+    evals = [e for e in read_events(RunPaths(Path(run_dir)).events)
+             if e["event"] == "eval" and e.get("split") == "test"]
     return evals[-1] if evals else {}
 
 

@@ -28,7 +28,8 @@ def equalize_histograms(images: torch.Tensor) -> torch.Tensor:
     """
     n = images.shape[0]
     levels = (images.detach().float().clamp(0, 1) * (LEVELS - 1)).round().long().reshape(n, -1)
-    counts = torch.zeros(n, LEVELS, device=images.device).scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.float))
+    counts = torch.zeros(n, LEVELS, device=images.device).scatter_add_(
+        1, levels, torch.ones_like(levels, dtype=torch.float))
     cdf = counts.cumsum(1)
     # The pixels at the darkest level present: subtracting their count stretches the output to 0..1.
     darkest = torch.where(counts > 0, cdf, torch.full_like(cdf, float("inf"))).amin(1, keepdim=True)

@@ -5,8 +5,8 @@ from the recipe, and returns a module mapping (B, 1, S, S) in [0, 1] to (B,) log
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch.nn as nn
 

@@ -72,9 +72,9 @@ class RunLock:
             except FileExistsError:
                 holder = read_holder(self.path)
                 if holder is not None and holder_alive(holder):
-                    raise RunLocked(f"run is being written by {holder.describe()} ({self.path})")
+                    raise RunLocked(f"run is being written by {holder.describe()} ({self.path})") from None
                 if holder is None and time.time() - _mtime(self.path) < 5:
-                    raise RunLocked(f"run lock is being created by another process ({self.path})")
+                    raise RunLocked(f"run lock is being created by another process ({self.path})") from None
                 self.path.unlink(missing_ok=True)  # stale: the holder died
                 continue
             with os.fdopen(fd, "w") as f:

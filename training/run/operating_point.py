@@ -18,7 +18,8 @@ def load_threshold(run_dir: Path) -> float:
 
 
 def load_operating_point(run_dir: Path) -> dict:
-    """``{"threshold": t, "how": where it came from}``; the default 0.5 when none was saved or the file is unreadable."""
+    """``{"threshold": t, "how": where it came from}``; the default 0.5 when none was saved
+    or the file is unreadable."""
     try:
         info = json.loads(RunPaths(Path(run_dir)).threshold.read_text())
         return {"threshold": float(info["threshold"]), "how": info.get("how", "saved")}

@@ -118,7 +118,8 @@ def run_status(run_dir: Path, events: list[dict] | None = None) -> str:
     """running, finished, failed or stale (the writer died without saying so)."""
     paths = RunPaths(Path(run_dir))
     events = read_events(paths.events) if events is None else events
-    last = next((e["event"] for e in reversed(events) if e["event"] in _TERMINAL + ("run_started", "run_resumed")), None)
+    last = next((e["event"] for e in reversed(events) if e["event"] in _TERMINAL + ("run_started", "run_resumed")),
+                None)
     if last == "run_finished":
         return "finished"
     if last == "run_failed":
@@ -180,7 +181,8 @@ def summarize_run(run_dir: Path) -> RunSummary:
         best_value=best[-1].get("value") if best else None,
         best_epoch=best_epoch,
         val_auc=(best_row or {}).get("val_auc"),
-        test={k: evals[-1][k] for k in ("accuracy", "sensitivity", "specificity", "auc") if k in evals[-1]} if evals else {},
+        test=({k: evals[-1][k] for k in ("accuracy", "sensitivity", "specificity", "auc") if k in evals[-1]}
+              if evals else {}),
         started=started.get("time"),
         synthetic=bool(config.get("data", {}).get("synthetic", False)),
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data.records import DataError, Problem, Record
+from training.data.records import Problem, Record
 
 SYNTHETIC_MARKER = "SYNTHETIC"
 

@@ -42,7 +42,7 @@ class FolderSource(DataSource):
         self._records = self._list()
 
     @classmethod
-    def open(cls, path: Path) -> "FolderSource":
+    def open(cls, path: Path) -> FolderSource:
         root = Path(path)
         for _ in range(MAX_NESTING + 1):
             dirs = _subdirs(root)
@@ -66,7 +66,7 @@ class FolderSource(DataSource):
             "(expected the Kermany layout, a folder holding chest_xray/, or a .npz file)"
         )
 
-    def _warn(self) -> "FolderSource":
+    def _warn(self) -> FolderSource:
         for problem in self.problems:
             log.warning("skipping %s: %s", problem.path, problem.reason)
         return self

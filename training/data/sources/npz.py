@@ -19,7 +19,6 @@ from training.data.decode import stretch_to_uint8
 from training.data.records import SPLITS, DataError, Problem, Record, UnreadableImage
 from training.data.sources.base import DataSource
 
-
 log = logging.getLogger("training.data.sources")
 
 
@@ -95,4 +94,5 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     except DataError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: cannot read .npz ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise DataError(f"{path}: cannot read .npz "
+                        f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None

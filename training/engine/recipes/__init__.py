@@ -73,7 +73,7 @@ class Recipe:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def replace(self, **changes) -> "Recipe":
+    def replace(self, **changes) -> Recipe:
         return _validated(dataclasses.replace(self, **changes))
 
 
@@ -175,7 +175,8 @@ def _to_bool(value) -> bool:
 
 
 def _field_type(field: dataclasses.Field) -> type:
-    return {"int": int, "float": float, "bool": bool, "str": str}[field.type if isinstance(field.type, str) else field.type.__name__]
+    return {"int": int, "float": float, "bool": bool, "str": str}[
+        field.type if isinstance(field.type, str) else field.type.__name__]
 
 
 def _validated(recipe: Recipe) -> Recipe:
