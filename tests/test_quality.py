@@ -17,9 +17,9 @@ from training.engine.inference import predict_split
 from training.engine.recipes import RecipeError, load_recipe
 from training.engine.trainer import resume_run, train
 from training.engine.tta import predict_views
-from training.metrics.thresholds import youden
+from training.metrics.thresholds import choose_threshold, parse_threshold_rule, youden
 from training.run.events import read_events
-from training.run.operating_point import choose_threshold, load_threshold, parse_threshold_rule
+from training.run.operating_point import load_threshold
 from training.run.store import RunPaths, read_predictions
 
 TINY = ["image_size=32", "batch_size=8", "rotation=0", "zoom=0", "width_shift=0", "height_shift=0"]

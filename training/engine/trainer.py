@@ -46,10 +46,11 @@ from training.engine.optim import EarlyStopping, LRSchedule, build_optimizer, is
 from training.engine.recipes import Recipe, recipe_from_dict
 from training.engine.tta import predict_views
 from training.metrics.binary import binary_metrics
+from training.metrics.thresholds import DEFAULT_THRESHOLD, choose_threshold
 from training.models import build_model, count_parameters
 from training.run.events import read_events
 from training.run.lock import RunLocked, holder_alive, read_holder
-from training.run.operating_point import DEFAULT_THRESHOLD, choose_threshold, load_threshold, save_threshold
+from training.run.operating_point import load_threshold, save_threshold
 from training.run.store import DEFAULT_RUNS_DIR, RunPaths, load_config, new_run_dir, resolve_run
 from training.run.writer import RunLog, SilentLog
 

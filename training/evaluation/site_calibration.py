@@ -37,7 +37,7 @@ def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThresho
     ("youden" or "sensitivity>=s") to it. ``DataError`` (one line) if the sample is not fit for it."""
     from training.data.sources import open_source
     from training.evaluation.predict import predict_images
-    from training.run.operating_point import choose_threshold, parse_threshold_rule
+    from training.metrics.thresholds import choose_threshold, parse_threshold_rule
     from training.run.store import load_config
 
     if parse_threshold_rule(rule)[0] == "fixed":

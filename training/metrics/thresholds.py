@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+DEFAULT_THRESHOLD = 0.5  # the operating point of a run that chose none
+
 
 def _as_arrays(labels, probabilities) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels).astype(int)
@@ -69,10 +71,42 @@ def threshold_for_sensitivity(labels, probabilities, min_sensitivity: float) -> 
     return float(thr[reaching[0]])
 
 
-def validation_rows(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r.get("split") == "val"]
+def parse_threshold_rule(rule: str) -> tuple[str, float | None]:
+    """A recipe's ``threshold`` key: ("fixed", t) for a number in [0, 1], ("youden", None),
+    or ("sensitivity", s) for "sensitivity>=s". ValueError says what is accepted."""
+    text = str(rule).strip().lower().replace(" ", "")
+    if text == "youden":
+        return "youden", None
+    if text.startswith("sensitivity>="):
+        value = _fraction(text.removeprefix("sensitivity>="))
+        if value is not None and value > 0:
+            return "sensitivity", value
+    else:
+        value = _fraction(text)
+        if value is not None:
+            return "fixed", value
+    raise ValueError(f'{rule!r} is not a threshold rule: give a number in [0, 1], "youden" or "sensitivity>=0.95"')
 
 
-def rows_arrays(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """labels and probabilities of predictions.csv rows."""
-    return (np.array([r["label"] for r in rows], dtype=int), np.array([r["probability"] for r in rows], dtype=float))
+def _fraction(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def choose_threshold(rule: str, labels, probabilities, where: str = "val") -> tuple[float, str]:
+    """``(threshold, how)`` for ``rule`` on the labels and probabilities of ``where`` (validation, or a site's sample).
+
+    A rule that needs both classes falls back to 0.5 (and says so) when they lack one.
+    """
+    kind, value = parse_threshold_rule(rule)
+    if kind == "fixed":
+        return value, "fixed by the recipe"
+    labels = np.asarray(labels).astype(int)
+    if labels.min(initial=1) == labels.max(initial=0):
+        return DEFAULT_THRESHOLD, f"{rule} impossible ({where} has one class): 0.5"
+    if kind == "youden":
+        return youden(labels, probabilities), f"youden on {where}"
+    return threshold_for_sensitivity(labels, probabilities, value), f"sensitivity>={value:g} on {where}"

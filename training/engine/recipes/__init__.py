@@ -203,7 +203,7 @@ def _validated(recipe: Recipe) -> Recipe:
             raise RecipeError(f"recipe key {key!r} must be in [0, 1) (0 = off)")
     if not 1 <= recipe.tta <= 8:
         raise RecipeError("recipe key 'tta' must be 1..8 views (1 = no test-time augmentation)")
-    from training.run.operating_point import parse_threshold_rule
+    from training.metrics.thresholds import parse_threshold_rule
 
     try:
         parse_threshold_rule(recipe.threshold)
