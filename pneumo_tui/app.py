@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
+from training.run.paths import RunPaths
+
 from .screens.data import DataView
 from .screens.help import HelpScreen
 from .screens.runs import RunsView
@@ -51,7 +53,7 @@ class ReviewPane(Vertical):
 
 def review_widget(run_dir: Path):
     """(widget, is_review): the review of ``run_dir``, or a one-line reason why there is none yet."""
-    if not (run_dir / "predictions.csv").is_file():
+    if not RunPaths(run_dir).predictions.is_file():
         return Static(f"{run_dir.name}: no predictions yet (written when its training ends)."), False
     try:
         from .screens.review import ReviewView

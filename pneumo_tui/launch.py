@@ -17,11 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.run.events import read_events
 from training.run.lock import holder_alive, read_holder
-from training.run.store import RunPaths, is_run_dir
-
-LAUNCH_LOGS = ".launch"  # inside the runs folder, until the run folder is known
+from training.run.paths import RunPaths, launch_dir
+from training.run.state import read_run
+from training.run.store import is_run_dir
 
 
 def pneumo_command() -> list[str]:
@@ -100,7 +99,7 @@ class Launched:
 def launch(arguments: list[str], runs_dir: Path, env: dict | None = None, program: list[str] | None = None) -> Launched:
     """Run ``pneumo <arguments>`` (or ``program``) detached; its output goes to ``<runs>/.launch/<stamp>.log``."""
     runs_dir = Path(runs_dir)
-    log_dir = runs_dir / LAUNCH_LOGS
+    log_dir = launch_dir(runs_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}.log"
     started = time.time()
@@ -179,8 +178,7 @@ def _run_dir_of_pid(runs_dir: Path, pid: int, since: float) -> Path | None:
         holder = read_holder(RunPaths(path).lock)
         if holder is not None and holder.pid == pid:
             return path
-        started = next((e for e in read_events(RunPaths(path).events) if e["event"] == "run_started"), None)
-        if started and started.get("pid") == pid:
+        if read_run(path).state.started.get("pid") == pid:
             return path
     return None
 

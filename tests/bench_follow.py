@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from pneumo_tui.launch import TrainSettings, launch, pneumo_command, start_training  # noqa: E402
 from training.run.events import read_events  # noqa: E402
-from training.run.store import RunPaths  # noqa: E402
+from training.run.paths import RunPaths  # noqa: E402
 
 # Keys that each change the screen: log scale, next chart, to Runs, smoothing, metric, back to Train.
 KEYS = [b"l", b"l", b"v", b"3", b"]", b"[", b"m", b"2"]

@@ -21,7 +21,7 @@ from training.engine.device import device_setup
 from training.engine.inference import predict_split
 from training.evaluation.predict import load_for_model
 from training.metrics.binary import roc_auc
-from training.run.store import read_predictions
+from training.run.predictions import read_predictions
 
 
 def probe(run: Path, images: list[Path], labels: np.ndarray) -> tuple[float, float, float]:

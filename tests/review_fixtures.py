@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.run.store import PREDICTION_FIELDS
+from training.run.predictions import PREDICTION_FIELDS
 
 
 def write_run(run_dir: Path, n_val: int = 40, n_test: int = 60, seed: int = 0, images: bool = True,

@@ -14,7 +14,7 @@ from pneumo_tui.app import PneumoApp
 from pneumo_tui.screens.train import TrainView
 from pneumo_tui.widgets.charts import CurveChart
 from training.run.events import read_events
-from training.run.store import RunPaths
+from training.run.paths import RunPaths
 
 WRITER = Path(__file__).parent / "app_run_writer.py"
 

@@ -8,7 +8,7 @@ from textual.widgets import Input, Select
 from pneumo_tui.app import PneumoApp
 from pneumo_tui.screens.train import TrainView
 from training.run.events import read_events
-from training.run.store import RunPaths
+from training.run.paths import RunPaths
 
 pytest.importorskip("training.engine.trainer", reason="needs the training engine (pneumo train)")
 

@@ -17,7 +17,7 @@ from training.engine.checkpoint import (
 )
 from training.engine.recipes import load_recipe
 from training.engine.trainer import train
-from training.run.store import RunPaths
+from training.run.paths import RunPaths
 
 PNEUMO = str(Path(sys.executable).with_name("pneumo"))
 

@@ -5,7 +5,9 @@ import sys
 from pathlib import Path
 
 from training.run.events import read_events
-from training.run.store import RunPaths, read_predictions, run_status
+from training.run.paths import RunPaths
+from training.run.predictions import read_predictions
+from training.run.state import run_status
 
 PNEUMO = str(Path(sys.executable).with_name("pneumo"))
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
 from training.evaluation.evaluate import evaluate_run
-from training.run.store import RunPaths
+from training.run.paths import RunPaths
 
 runner = CliRunner()
 

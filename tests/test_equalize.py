@@ -10,7 +10,7 @@ from training.engine.trainer import train
 from training.evaluation.gradcam import grad_cam
 from training.models import build_model
 from training.models.equalize import equalize_histograms
-from training.run.store import read_predictions
+from training.run.predictions import read_predictions
 
 TINY = ["image_size=32", "batch_size=8", "rotation=0", "zoom=0", "width_shift=0", "height_shift=0", "tta=1"]
 

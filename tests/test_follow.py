@@ -1,4 +1,4 @@
-"""RunFollower: incremental, tolerant of partial lines, notices a dead writer; chart maths."""
+"""RunReader: incremental, tolerant of partial lines, notices a dead writer; chart maths."""
 
 import json
 import math
@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pneumo_tui.follow import RunFollower, format_duration
 from pneumo_tui.widgets.charts import LogAxisFormatter, downsample, ema_smooth, run_colour
+from pneumo_tui.widgets.progress import format_duration
+from training.run.state import RunReader, read_run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
 CNN3 = FIXTURES / "20260101-000000-cnn3"
@@ -26,7 +27,7 @@ def test_series_grow_incrementally_and_partial_line_waits(tmp_path):
     shutil.copy(CNN3 / "config.json", run)
     lines = _lines(CNN3)
     log = run / "events.jsonl"
-    follower = RunFollower(run)
+    follower = RunReader(run)
     assert follower.poll() is False or follower.series.step_x == []
     with open(log, "a") as f:
         f.writelines(lines[:11])  # run_started + 10 steps
@@ -51,7 +52,7 @@ def test_series_grow_incrementally_and_partial_line_waits(tmp_path):
 def test_poll_reads_only_new_bytes(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(CNN3, run)
-    follower = RunFollower(run)
+    follower = RunReader(run)
     follower.poll()
     n = len(follower.series.step_x)
     size = (run / "events.jsonl").stat().st_size
@@ -71,7 +72,7 @@ def test_running_then_stale_when_the_writer_dies(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         (run / "lock").write_text(json.dumps({"pid": proc.pid, "host": socket.gethostname(), "started": 0}))
-        follower = RunFollower(run)
+        follower = RunReader(run)
         follower.poll()
         assert follower.status == "running"
         assert follower.pid == proc.pid
@@ -94,7 +95,7 @@ def test_resumed_run_overwrites_repeated_steps(tmp_path):
           for g in range(4, 7)),
     ]
     (run / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
-    follower = RunFollower(run)
+    follower = RunReader(run)
     follower.poll()
     assert follower.series.step_x == [1, 2, 3, 4, 5, 6]
     assert follower.series.step_loss == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5]
@@ -106,7 +107,7 @@ def test_progress_and_eta_come_from_event_times(tmp_path):
     lines = _lines(CNN3)
     # run_started, 25 steps, epoch 1, checkpoints, 2 steps of epoch 2
     (run / "events.jsonl").write_text("".join(lines[:31]))
-    follower = RunFollower(run)
+    follower = RunReader(run)
     follower.poll()
     p = follower.progress()
     assert (p.epoch, p.step, p.epochs, p.steps_per_epoch) == (2, 2, 4, 25)
@@ -155,10 +156,16 @@ def test_run_colours_are_stable_and_log_ticks_read_as_values():
     assert fmt.get_labels_for_ticks(ticks)[:3] == ["0.05", "0.1", "0.2"]
 
 
-def test_summary_matches_the_run_store(tmp_path):
-    from training.run.store import summarize_run
-
-    for run in FIXTURES.iterdir():
-        follower = RunFollower(run)
-        follower.poll()
-        assert follower.summary().to_json() == summarize_run(run).to_json()
+def test_incremental_and_whole_file_reads_fold_alike(tmp_path):
+    # The app folds a log a few lines at a time, the CLI all at once: one fold, the same summary.
+    for fixture in FIXTURES.iterdir():
+        run = tmp_path / fixture.name
+        run.mkdir()
+        shutil.copy(fixture / "config.json", run)
+        follower = RunReader(run)
+        with open(run / "events.jsonl", "a") as f:
+            for line in _lines(fixture):
+                f.write(line)
+                f.flush()
+                follower.poll()
+        assert follower.summary().to_json() == read_run(run).summary().to_json()

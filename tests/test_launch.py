@@ -9,7 +9,7 @@ import pytest
 
 from pneumo_tui.launch import StopError, TrainSettings, launch, stop_training
 from training.run.events import read_events
-from training.run.store import RunPaths
+from training.run.paths import RunPaths
 
 WRITER = [sys.executable, str(Path(__file__).parent / "app_run_writer.py")]
 

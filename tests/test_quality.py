@@ -20,7 +20,8 @@ from training.engine.tta import predict_views
 from training.metrics.thresholds import choose_threshold, parse_threshold_rule, youden
 from training.run.events import read_events
 from training.run.operating_point import load_threshold
-from training.run.store import RunPaths, read_predictions
+from training.run.paths import RunPaths
+from training.run.predictions import read_predictions
 
 TINY = ["image_size=32", "batch_size=8", "rotation=0", "zoom=0", "width_shift=0", "height_shift=0"]
 

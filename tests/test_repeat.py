@@ -11,7 +11,8 @@ from pneumo_tui.cli import app
 from training.experiments.repeat import spread
 from training.metrics.bootstrap import bootstrap_cis
 from training.run.events import read_events
-from training.run.store import RunPaths, read_predictions
+from training.run.paths import RunPaths
+from training.run.predictions import read_predictions
 
 runner = CliRunner()
 

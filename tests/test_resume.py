@@ -14,7 +14,8 @@ from training.data.arrays import DataSpec
 from training.engine.recipes import load_recipe
 from training.engine.trainer import resume_run, train
 from training.run.events import read_events
-from training.run.store import RunPaths, run_status
+from training.run.paths import RunPaths
+from training.run.state import run_status
 
 PNEUMO = str(Path(sys.executable).with_name("pneumo"))
 TRAIN_ARGS = ["--epochs", "3", "--image-size", "32", "--set", "batch_size=4"]

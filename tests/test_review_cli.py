@@ -13,8 +13,8 @@ from training.metrics.binary import binary_metrics
 from training.metrics.significance import delong, mcnemar
 from training.metrics.thresholds import threshold_for_sensitivity, youden
 from training.run.operating_point import load_threshold, save_threshold
+from training.run.predictions import read_predictions
 from training.run.review_notes import ReviewNotes
-from training.run.store import read_predictions
 
 runner = CliRunner()
 

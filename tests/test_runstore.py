@@ -9,7 +9,9 @@ import pytest
 
 from training.run.events import EventFollower, EventWriter, read_events
 from training.run.lock import RunLock, RunLocked
-from training.run.store import RunPaths, list_runs, new_run_dir, run_status
+from training.run.paths import RunPaths
+from training.run.state import list_runs, run_status
+from training.run.store import new_run_dir
 
 
 def test_follower_reads_incrementally_and_waits_for_partial_lines(tmp_path):

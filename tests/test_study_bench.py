@@ -31,7 +31,7 @@ def test_study_trains_each_model_and_reports_its_single_test_evaluation(tmp_path
 
 
 def _test_rows(run_dir):
-    from training.run.store import read_predictions
+    from training.run.predictions import read_predictions
 
     return [r for r in read_predictions(run_dir) if r["split"] == "test"]
 

@@ -14,7 +14,9 @@ from training.engine.optim import EarlyStopping, LRSchedule
 from training.engine.recipes import load_recipe
 from training.engine.trainer import TrainingFailed, class_weights, train
 from training.run.events import read_events
-from training.run.store import RunPaths, read_predictions, run_status
+from training.run.paths import RunPaths
+from training.run.predictions import read_predictions
+from training.run.state import run_status
 
 SCHEMA = {
     "run_started": {"run_id", "model", "device", "epochs", "steps_per_epoch", "batch_size", "image_size", "n_train",

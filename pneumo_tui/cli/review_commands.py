@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from training.run.paths import RunPaths
+
 from .errors import fail, user_errors
 
 RUNS_DIR_OPTION = typer.Option(Path("runs"), "--runs-dir", help="Where run ids are looked up.")
@@ -20,7 +22,7 @@ def _run(ref: str, runs_dir: Path) -> Path:
     path = Path(ref)
     if (path.is_absolute() or len(path.parts) > 1) and not is_run_dir(path):
         # a path, not an id: say so (globbing an absolute path is not supported by resolve_run)
-        fail(f"no run named {ref!r} (no config.json or events.jsonl there)")
+        fail(f"no run named {ref!r} (not a run folder)")
     with user_errors(FileNotFoundError):
         return resolve_run(ref, runs_dir)
 
@@ -145,7 +147,7 @@ def threshold(
     if how is not None:
         save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"],
                        val_specificity=metrics["specificity"])
-        typer.echo(f"saved threshold {chosen:.4f} ({how}) to {run_dir.name}/threshold.json")
+        typer.echo(f"saved threshold {chosen:.4f} ({how}) to {RunPaths(run_dir).threshold}")
     else:
         typer.echo(f"threshold {chosen:.4f} ({saved['how']})")
     typer.echo("on validation: " + ", ".join(
@@ -166,7 +168,7 @@ def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
     metrics = binary_metrics(site.labels, site.probabilities, site.threshold)
     save_threshold(run_dir, site.threshold, site.how, n_site=len(site.labels),
                    site_sensitivity=metrics["sensitivity"], site_specificity=metrics["specificity"])
-    typer.echo(f"saved threshold {site.threshold:.4f} ({site.how}) to {run_dir.name}/threshold.json")
+    typer.echo(f"saved threshold {site.threshold:.4f} ({site.how}) to {RunPaths(run_dir).threshold}")
     typer.echo(f"on the site sample ({int((site.labels == 0).sum())} NORMAL, {int(site.labels.sum())} PNEUMONIA): "
                + ", ".join(f"{k} {metrics[k]:.3f}" for k in ("sensitivity", "specificity", "accuracy")))
 

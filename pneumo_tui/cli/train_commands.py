@@ -216,7 +216,7 @@ def runs(
     as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
 ) -> None:
     """Every run with status (running, finished, failed, stale), model, epochs, best val metric, test metrics."""
-    from training.run.store import list_runs
+    from training.run.state import list_runs
 
     summaries = list_runs(runs_dir)
     if as_json:

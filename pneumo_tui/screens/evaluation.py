@@ -27,6 +27,7 @@ from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
 from training.metrics.thresholds import pr_curve, roc_curve, threshold_for_sensitivity, youden
 from training.run.operating_point import load_threshold, save_threshold
+from training.run.paths import RunPaths
 
 N_BOOT = 1000
 
@@ -68,11 +69,11 @@ class EvaluationView(Vertical, can_focus=True):
         rows = load_rows(self.run_dir)
         self.rows = {s: [r for r in rows if r.get("split") == s] for s in ("val", "test")}
         if not any(self.rows.values()):
-            raise ValueError(f"{self.run_dir.name}: predictions.csv has no val or test rows")
+            raise ValueError(f"{self.run_dir.name}: {RunPaths(self.run_dir).predictions.name} has no val or test rows")
         # look at validation by default: that is where the threshold may be chosen
         self.split = split or ("val" if self.rows["val"] else "test")
         self.threshold = load_threshold(self.run_dir)
-        self.how = "saved" if (self.run_dir / "threshold.json").exists() else "default"
+        self.how = "saved" if RunPaths(self.run_dir).threshold.exists() else "default"
         self.target_sensitivity = 0.95
         self.cis: dict | None = None
 
@@ -250,7 +251,7 @@ class EvaluationView(Vertical, can_focus=True):
             save_threshold(self.run_dir, self.threshold, how, val_sensitivity=val.get("sensitivity"),
                            val_specificity=val.get("specificity"))
         except OSError as exc:
-            self.notify(f"could not save threshold.json: {exc}", severity="error")
+            self.notify(f"could not save {RunPaths(self.run_dir).threshold.name}: {exc}", severity="error")
             return
         self.notify(f"saved threshold {self.threshold:.3f} ({how}) to {self.run_dir.name}")
 

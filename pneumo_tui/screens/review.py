@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from training.evaluation.review_cases import CaseImages, confidence, review_cases
 from training.run.operating_point import load_threshold
+from training.run.paths import RunPaths
 from training.run.review_notes import ReviewNotes
 
 from ..widgets.xray import XRayView
@@ -245,7 +246,7 @@ class ReviewView(Vertical):
         try:
             note = self.notes.set(case["id"], verdict, text)
         except OSError as exc:
-            self.notify(f"could not save review.json: {exc}", severity="error")
+            self.notify(f"could not save {RunPaths(self.run_dir).review.name}: {exc}", severity="error")
             return
         for c in self.all_cases:
             if c["id"] == case["id"]:

@@ -18,9 +18,10 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
+from training.run.paths import RunPaths
+from training.run.state import RunReader
 from training.run.store import is_run_dir
 
-from ..follow import RunFollower
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
 from ..widgets.run_table import RunTable
 
@@ -85,7 +86,7 @@ class RunsView(Vertical):
         self.runs_dir = Path(runs_dir)
         self.metric = OVERLAY_METRICS[0]
         self.log_scale = False
-        self.followers: dict[str, RunFollower] = {}
+        self.followers: dict[str, RunReader] = {}
         self.loaded = False  # the first read of every log happens in a thread; until then the table is empty
         self._ticks = 0
         self._drawn: tuple | None = None
@@ -104,11 +105,11 @@ class RunsView(Vertical):
 
     # ---- the table: one incremental follower per run, so a refresh reads only what was appended
 
-    def _new_followers(self) -> dict[str, RunFollower]:
+    def _new_followers(self) -> dict[str, RunReader]:
         if not self.runs_dir.is_dir():
             return {}
         paths = sorted(p for p in self.runs_dir.iterdir() if p.is_dir() and is_run_dir(p))
-        return {p.name: RunFollower(p) for p in paths if p.name not in self.followers}
+        return {p.name: RunReader(p) for p in paths if p.name not in self.followers}
 
     def _scan(self) -> None:
         self.followers.update(self._new_followers())
@@ -121,7 +122,7 @@ class RunsView(Vertical):
             follower.poll()
         self.app.call_from_thread(self._adopt, followers)
 
-    def _adopt(self, followers: dict[str, RunFollower]) -> None:
+    def _adopt(self, followers: dict[str, RunReader]) -> None:
         self.followers = {**followers, **self.followers}
         self.loaded = True
         self._show_table()
@@ -165,7 +166,7 @@ class RunsView(Vertical):
     def on_data_table_row_highlighted(self) -> None:
         self._redraw()
 
-    def _followers_for(self, run_ids: list[str]) -> list[RunFollower]:
+    def _followers_for(self, run_ids: list[str]) -> list[RunReader]:
         return [self.followers[r] for r in run_ids if r in self.followers]
 
     def _redraw(self) -> None:
@@ -249,7 +250,7 @@ class RunsView(Vertical):
         path = self._current_path()
         if path is None:
             return
-        if not (path / "predictions.csv").is_file():
+        if not RunPaths(path).predictions.is_file():
             self.notify(f"{path.name} has no predictions yet", severity="warning")
             return
         from .evaluation import EvaluationScreen

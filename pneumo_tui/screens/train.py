@@ -14,7 +14,8 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
-from ..follow import RunFollower
+from training.run.state import RunReader
+
 from ..launch import Launched, StopError, TrainSettings, resume_training, start_training, stop_training
 from ..widgets.charts import METRIC_COLOURS, ChartDeck, Curve, CurveChart
 from ..widgets.progress import ProgressPanel
@@ -53,7 +54,7 @@ def recipe_choices() -> list[tuple[str, dict]]:
     return out
 
 
-def training_curves(follower: RunFollower) -> dict[str, list[Curve]]:
+def training_curves(follower: RunReader) -> dict[str, list[Curve]]:
     """The three live charts of one run: loss per step, loss per epoch, validation scores per epoch."""
     s = follower.series
     curves = {"steps": [Curve("loss", s.step_x, s.step_loss, METRIC_COLOURS["train_loss"])]}
@@ -81,7 +82,7 @@ class TrainView(Vertical):
         self.data = data
         self.runs_dir = Path(runs_dir)
         self.recipes = dict(recipe_choices())
-        self.follower: RunFollower | None = None
+        self.follower: RunReader | None = None
         self.reading: Path | None = None  # a run whose long log a thread is reading before it is followed
         self.launched: Launched | None = None
         self.log_scale = False
@@ -130,7 +131,7 @@ class TrainView(Vertical):
     # ---- following
 
     def follow(self, run_dir: Path) -> None:
-        follower = RunFollower(run_dir)
+        follower = RunReader(run_dir)
         self.follower = None
         self.reading = follower.run_dir
         size = follower.log_size()
@@ -142,11 +143,11 @@ class TrainView(Vertical):
             self._read_log(follower)
 
     @work(thread=True, exclusive=True, group="follow-read")
-    def _read_log(self, follower: RunFollower) -> None:
+    def _read_log(self, follower: RunReader) -> None:
         follower.poll()
         self.app.call_from_thread(self._adopt, follower)
 
-    def _adopt(self, follower: RunFollower) -> None:
+    def _adopt(self, follower: RunReader) -> None:
         if self.reading != follower.run_dir:
             return  # detached, or another run attached, while its log was read
         self.reading = None

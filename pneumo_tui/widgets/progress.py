@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ..follow import Progress, RunFollower, format_duration
+from training.run.state import Progress, RunReader
 
 STATUS_STYLES = {"running": "bold green", "finished": "bold", "failed": "bold red", "stale": "bold yellow"}
 
@@ -30,7 +30,7 @@ class ProgressPanel(Static):
     def show_idle(self, message: str) -> None:
         self.update(Text(message, style="italic"))
 
-    def show(self, follower: RunFollower) -> None:
+    def show(self, follower: RunReader) -> None:
         table = self.render_progress(follower, follower.progress(), max(10, self.size.width - 12))
         # Relayout only when the panel grows or shrinks (a new row): most ticks change numbers in place.
         self.update(table, layout=table.row_count != self._rows)
@@ -39,7 +39,7 @@ class ProgressPanel(Static):
     _rows = -1
 
     @staticmethod
-    def render_progress(follower: RunFollower, p: Progress, bar_width: int = 14) -> Table:
+    def render_progress(follower: RunReader, p: Progress, bar_width: int = 14) -> Table:
         s = follower.series
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True, min_width=7)
@@ -74,3 +74,12 @@ class ProgressPanel(Static):
 
 def _f(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from training.run.store import RunSummary
+from training.run.state import RunSummary
 
 from .charts import run_colour
 from .progress import status_text

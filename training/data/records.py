@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.core.errors import PneumoError
+
 CLASSES = ("NORMAL", "PNEUMONIA")
 SPLITS = ("train", "val", "test")
 NORMAL, PNEUMONIA = 0, 1
@@ -40,7 +42,7 @@ class Problem:
     reason: str
 
 
-class DataError(Exception):
+class DataError(PneumoError):
     """A dataset that cannot be opened at all (missing path, unknown layout)."""
 
 

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import torch
 
+from training.core.errors import PneumoError
 from training.core.fileio import atomic_write_bytes
-from training.run.store import RunPaths, load_config
+from training.run.paths import RunPaths
+from training.run.store import load_config
 
 FORMAT = 1
 
 
-class CheckpointError(Exception):
+class CheckpointError(PneumoError):
     """A checkpoint that is missing or cannot be read."""
 
 
@@ -28,11 +30,16 @@ class CheckpointRefused(CheckpointError):
     """A checkpoint holding objects other than tensors and plain data: not loaded."""
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Temp file, fsync, rename: a reader or a crash never sees half a checkpoint."""
+def encode_checkpoint(state: dict) -> bytes:
+    """The bytes of a checkpoint holding ``state`` (what ``RunLog.save_checkpoint`` writes)."""
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Temp file, fsync, rename: a reader or a crash never sees half a checkpoint."""
+    atomic_write_bytes(Path(path), encode_checkpoint(state))
 
 
 def load_checkpoint(path: Path, map_location="cpu") -> dict:

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from training.run.schema import is_better
+
 
 def build_optimizer(model: torch.nn.Module, recipe) -> torch.optim.Optimizer:
     # No weight decay on biases and BatchNorm scales: decaying them only hurts.
@@ -87,12 +89,3 @@ class EarlyStopping:
 
     def load_state_dict(self, state: dict) -> None:
         self.best, self.wait = state["best"], state["wait"]
-
-
-def is_better(metric: str, value: float | None, best: float | None) -> bool:
-    """Losses are minimised, every other metric maximised; a missing value never wins."""
-    if value is None:
-        return False
-    if best is None:
-        return True
-    return value < best if metric.endswith("loss") else value > best

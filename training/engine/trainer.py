@@ -36,22 +36,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from training.core.errors import PneumoError, one_line
 from training.data.arrays import BatchLoader, DataSpec, PreparedData, SplitData, prepare_data
 from training.engine import distributed
 from training.engine.augment import BatchAugment
-from training.engine.checkpoint import load_checkpoint
+from training.engine.checkpoint import encode_checkpoint, load_checkpoint
 from training.engine.device import DeviceSetup, device_setup, restore_rng_state, rng_state, seed_everything
 from training.engine.inference import predict_split
-from training.engine.optim import EarlyStopping, LRSchedule, build_optimizer, is_better
+from training.engine.optim import EarlyStopping, LRSchedule, build_optimizer
 from training.engine.recipes import Recipe, recipe_from_dict
 from training.engine.tta import predict_views
 from training.metrics.binary import binary_metrics
 from training.metrics.thresholds import DEFAULT_THRESHOLD, choose_threshold
 from training.models import build_model, count_parameters
-from training.run.events import read_events
 from training.run.lock import RunLocked, holder_alive, read_holder
 from training.run.operating_point import load_threshold, save_threshold
-from training.run.store import DEFAULT_RUNS_DIR, RunPaths, load_config, new_run_dir, resolve_run
+from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
+from training.run.schema import EPOCH_METRICS, HEADLINE, TRAIN_ACCURACY, TRAIN_LOSS, VAL_LOSS, is_better
+from training.run.state import read_run
+from training.run.store import load_config, new_run_dir, resolve_run
 from training.run.writer import RunLog, SilentLog
 
 # Seconds to sleep after every step: lets tests (and demos of the live view) catch a run mid-epoch.
@@ -60,11 +63,11 @@ STEP_DELAY_ENV = "PNEUMO_STEP_DELAY"
 EventCallback = Callable[[dict], None]
 
 
-class TrainingFailed(Exception):
+class TrainingFailed(PneumoError):
     """The run stopped on an error; the message is one line, the run says run_failed."""
 
 
-class AlreadyFinished(Exception):
+class AlreadyFinished(PneumoError):
     """``resume_run`` on a run that completed or stopped early."""
 
 
@@ -118,9 +121,10 @@ def resume_run(
         _refuse_if_locked(run_dir)  # early, before minutes of data loading; _run takes the lock for real
         config = load_config(run_dir)
         if not config:
-            raise TrainingFailed(f"{run_dir} has no readable config.json: not a run this trainer can resume")
+            raise TrainingFailed(f"{RunPaths(run_dir).config} is missing or unreadable: "
+                                 "not a run this trainer can resume")
         _refuse_if_finished(run_dir)
-        recipe = recipe_from_dict(config["recipe"], source=f"{run_dir}/config.json")
+        recipe = recipe_from_dict(config["recipe"], source=str(RunPaths(run_dir).config))
         if data is None:
             info = config.get("data", {})
             if not info.get("path"):
@@ -147,10 +151,9 @@ def _refuse_if_locked(run_dir: Path) -> None:
 
 
 def _refuse_if_finished(run_dir: Path) -> None:
-    events = read_events(RunPaths(run_dir).events)
-    finished = [e for e in events if e["event"] in ("run_finished", "run_resumed", "run_started")]
-    if finished and finished[-1]["event"] == "run_finished" and finished[-1].get("reason") != "interrupted":
-        raise AlreadyFinished(f"{run_dir.name} already finished ({finished[-1].get('reason')}); nothing to resume")
+    ended = read_run(run_dir).state.lifecycle or {}
+    if ended.get("event") == "run_finished" and ended.get("reason") != "interrupted":
+        raise AlreadyFinished(f"{run_dir.name} already finished ({ended.get('reason')}); nothing to resume")
 
 
 def _load_data(recipe: Recipe, data, ctx, on_event) -> PreparedData:
@@ -266,7 +269,7 @@ def train_loader(recipe: Recipe, split: SplitData, setup: DeviceSetup, ctx) -> B
 
 def _run(run_dir: Path, state: TrainState, data: PreparedData, setup: DeviceSetup, ctx,
          on_event: EventCallback | None, config: dict | None) -> Path:
-    log = RunLog(run_dir, on_event) if ctx.is_main else SilentLog(run_dir)
+    log = RunLog(run_dir, on_event, encode_checkpoint) if ctx.is_main else SilentLog(run_dir)
     with log, StopRequest() as stop:
         if config is not None:
             log.write_config(config)
@@ -284,7 +287,7 @@ def _run(run_dir: Path, state: TrainState, data: PreparedData, setup: DeviceSetu
                       traceback="")
             raise
         except Exception as exc:
-            error = _one_line(exc)
+            error = one_line(exc, kind=True)
             log.event("run_failed", error=error, traceback=traceback.format_exc())
             raise TrainingFailed(f"{error} (run {run_dir})") from exc
     return run_dir
@@ -301,7 +304,7 @@ def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: Run
             return "interrupted"
         val = validate(state, data.val, setup)
         train_stats = _epoch_train_stats(state, ctx)
-        state.schedule.after_epoch(val["val_loss"])
+        state.schedule.after_epoch(val[VAL_LOSS])
         stop_early = state.early_stopping.update(val[recipe.early_stopping_metric])
         improved = state.best["epoch"] is None or is_better(recipe.best_metric, val[recipe.best_metric],
                                                             state.best["value"])
@@ -373,8 +376,8 @@ def _epoch_train_stats(state: TrainState, ctx) -> dict:
     loss_sum, correct, seen = totals
     seconds = sums["seconds"]
     return {
-        "train_loss": loss_sum / max(seen, 1),
-        "train_accuracy": correct / max(seen, 1),
+        TRAIN_LOSS: loss_sum / max(seen, 1),
+        TRAIN_ACCURACY: correct / max(seen, 1),
         "seconds": seconds,
         "images_per_s": seen / max(seconds, 1e-9),
     }
@@ -384,15 +387,7 @@ def validate(state: TrainState, split: SplitData, setup: DeviceSetup) -> dict:
     """Validation metrics at threshold 0.5 (every rank computes them the same way)."""
     probabilities, loss = predict_split(state.model, split, setup, state.recipe.eval_batch_size)
     m = binary_metrics(split.labels, probabilities, 0.5)
-    return {
-        "val_loss": loss,
-        "val_accuracy": m["accuracy"],
-        "val_precision": m["precision"],
-        "val_sensitivity": m["sensitivity"],
-        "val_specificity": m["specificity"],
-        "val_f1": m["f1"],
-        "val_auc": m["auc"],
-    }
+    return {VAL_LOSS: loss, **{metric.name: m[metric.source] for metric in EPOCH_METRICS if metric.source}}
 
 
 def final_evaluation(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: RunLog) -> None:
@@ -430,7 +425,7 @@ def operating_point(recipe: Recipe, val_labels, val_probabilities, run_dir: Path
     threshold, how = choose_threshold(recipe.threshold, val_labels, val_probabilities)
     if how == "fixed by the recipe" and threshold == DEFAULT_THRESHOLD:
         saved = load_threshold(run_dir)
-        return saved, how if saved == threshold else "threshold.json"
+        return saved, how if saved == threshold else RunPaths(run_dir).threshold.name
     save_threshold(run_dir, threshold, how, rule=recipe.threshold, n_val=len(val_labels), tta=recipe.tta)
     return threshold, how
 
@@ -442,7 +437,7 @@ def eval_fields(split: str, labels, probabilities, threshold: float, how: str) -
 
 
 def _headline(metrics: dict) -> dict:
-    return {k: metrics[k] for k in ("accuracy", "sensitivity", "specificity", "auc", "threshold")}
+    return {k: metrics[k] for k in (*HEADLINE, "threshold")}
 
 
 def prediction_rows(split_name: str, split: SplitData, probabilities: np.ndarray) -> list[dict]:
@@ -520,11 +515,6 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- stopping

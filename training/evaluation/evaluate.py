@@ -6,12 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
+from training.core.errors import PneumoError
 from training.metrics.binary import binary_metrics
 from training.run.operating_point import load_threshold
-from training.run.store import RunPaths, load_config, read_predictions
+from training.run.paths import RunPaths
+from training.run.predictions import read_predictions
+from training.run.store import load_config
 
 
-class EvaluationError(Exception):
+class EvaluationError(PneumoError):
     """A run that cannot be evaluated on the asked split (one-line reason)."""
 
 
@@ -34,7 +37,7 @@ def split_probabilities(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarr
     rows = _prediction_rows(run_dir, split)
     if rows:
         labels = np.array([r["label"] for r in rows], dtype=np.int64)
-        return labels, np.array([r["probability"] for r in rows], dtype=np.float64), "predictions.csv"
+        return labels, np.array([r["probability"] for r in rows], dtype=np.float64), RunPaths(run_dir).predictions.name
     return _rerun_best(run_dir, split)
 
 
@@ -69,4 +72,4 @@ def _rerun_best(run_dir: Path, split: str):
     setup = device_setup(None, amp=recipe.get("amp", True), channels_last=False)
     # The run's own test-time views: the same probabilities its threshold was chosen on.
     probabilities = predict_views(model.to(setup.device), chosen, setup, recipe_views(recipe))
-    return chosen.labels, probabilities, "best.pt"
+    return chosen.labels, probabilities, RunPaths(run_dir).best_checkpoint.name

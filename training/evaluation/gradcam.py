@@ -17,11 +17,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from training.core.errors import PneumoError
+
 _CONTAINERS = (nn.Sequential, nn.ModuleList)
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ELU, nn.Hardswish)
 
 
-class GradCamUnavailable(ValueError):
+class GradCamUnavailable(PneumoError, ValueError):
     """The model has no convolutional layer to explain."""
 
 

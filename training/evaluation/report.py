@@ -19,7 +19,8 @@ from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
 from training.metrics.thresholds import pr_curve, roc_curve
 from training.run.operating_point import load_operating_point
-from training.run.store import load_config, summarize_run
+from training.run.state import read_run
+from training.run.store import load_config
 
 WHITE, BLACK, GREY, LIGHT = (255, 255, 255), (20, 20, 20), (120, 120, 120), (225, 225, 225)
 BLUE, RED = (31, 90, 180), (200, 40, 40)
@@ -183,7 +184,7 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
 
 
 def _best_epoch_text(run_dir: Path) -> str:
-    summary = summarize_run(run_dir)
+    summary = read_run(run_dir).summary()
     if summary.best_epoch is None:
         return ""
     value = f", {summary.best_metric} {summary.best_value:.4f}" if summary.best_value is not None else ""

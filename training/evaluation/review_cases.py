@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from training.run.operating_point import load_threshold
+from training.run.paths import RunPaths
+from training.run.predictions import read_predictions
 from training.run.review_notes import ReviewNotes
-from training.run.store import RunPaths, load_config, read_predictions
+from training.run.store import load_config
 
 ERROR_KINDS = ("FN", "FP")
 
@@ -41,11 +43,11 @@ def load_rows(run_dir: Path) -> list[dict]:
     """predictions.csv rows; a one-line FileNotFoundError/ValueError when missing or malformed."""
     path = RunPaths(Path(run_dir)).predictions
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: no predictions.csv yet (the run writes it when it evaluates)")
+        raise FileNotFoundError(f"{run_dir}: no {path.name} yet (the run writes it when it evaluates)")
     try:
         return read_predictions(run_dir)
     except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"{path}: malformed predictions.csv ({exc.__class__.__name__}: {exc})") from None
+        raise ValueError(f"{path}: malformed {path.name} ({exc.__class__.__name__}: {exc})") from None
 
 
 def split_rows(rows: list[dict], split: str) -> list[dict]:

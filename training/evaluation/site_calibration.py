@@ -76,7 +76,7 @@ def refuse_overlap(folder: Path, images: list[Path], data: dict, test_paths: lis
 
 
 def _test_paths(run_dir: Path) -> list[str]:
-    from training.run.store import read_predictions
+    from training.run.predictions import read_predictions
 
     try:  # a run still training has no predictions yet, and no test rows to protect
         return [r["path"] for r in read_predictions(run_dir) if r["split"] == "test" and r.get("path")]

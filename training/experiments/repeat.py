@@ -20,8 +20,9 @@ from training.core.fileio import atomic_write_json
 from training.data.arrays import DataSpec, prepare_data
 from training.engine.recipes import load_recipe
 from training.metrics.bootstrap import METRICS, bootstrap_cis
-from training.run.events import read_events
-from training.run.store import RunPaths, read_predictions
+from training.run.predictions import read_predictions
+from training.run.state import read_run
+from training.run.store import load_config
 
 OPERATING_POINTS = ("at_threshold", "at_0_5")
 
@@ -62,19 +63,19 @@ def summarize_runs(run_dirs: list[Path], n_boot: int = 2000) -> dict:
 
 def run_figures(run_dir: Path, n_boot: int = 2000) -> dict:
     """One run's test metrics at its saved operating point and at 0.5, each with a bootstrap 95% interval."""
-    evals = [e for e in read_events(RunPaths(run_dir).events) if e["event"] == "eval" and e.get("split") == "test"]
-    if not evals:
+    test_eval = read_run(run_dir).state.evals.get("test")
+    if test_eval is None:
         raise ValueError(f"{run_dir.name} has no test evaluation (did it finish, with a test split?)")
     rows = [r for r in read_predictions(run_dir) if r["split"] == "test"]
     labels = np.array([r["label"] for r in rows], dtype=int)
     probabilities = np.array([r["probability"] for r in rows], dtype=float)
-    threshold = float(evals[-1]["threshold"])
+    threshold = float(test_eval["threshold"])
     return {
         "run": run_dir.name,
         "run_dir": str(run_dir),
         "seed": _seed(run_dir),
         "threshold": threshold,
-        "threshold_how": evals[-1].get("threshold_how", ""),
+        "threshold_how": test_eval.get("threshold_how", ""),
         "n": len(rows),
         "at_threshold": bootstrap_cis(labels, probabilities, threshold, n_boot=n_boot),
         "at_0_5": bootstrap_cis(labels, probabilities, 0.5, n_boot=n_boot),
@@ -88,6 +89,4 @@ def spread(values: list[float]) -> dict:
 
 
 def _seed(run_dir: Path):
-    from training.run.store import load_config
-
     return (load_config(run_dir) or {}).get("recipe", {}).get("seed")

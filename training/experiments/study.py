@@ -17,8 +17,7 @@ from pathlib import Path
 from training.core.fileio import atomic_write_json
 from training.data.arrays import DataSpec, PreparedData, prepare_data
 from training.engine.recipes import Recipe, load_recipe
-from training.run.events import read_events
-from training.run.store import RunPaths
+from training.run.state import read_run
 
 STUDY_MODELS = ("baseline", "cnn1", "cnn3", "resnet50")
 MODERN_MODEL = "resnet_small"
@@ -90,9 +89,7 @@ def run_study(
 
 
 def test_metrics(run_dir: Path) -> dict:
-    evals = [e for e in read_events(RunPaths(Path(run_dir)).events)
-             if e["event"] == "eval" and e.get("split") == "test"]
-    return evals[-1] if evals else {}
+    return read_run(Path(run_dir)).state.evals.get("test", {})
 
 
 def trivial_baseline(data: PreparedData) -> dict:

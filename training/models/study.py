@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from training.core.errors import PneumoError
 from training.models.registry import register
 
 
@@ -88,7 +89,7 @@ def resnet50(image_size: int, pretrained: bool = False, dropout: float = 0.5) ->
     return model  # torchvision's ResNet already pools globally (AdaptiveAvgPool2d)
 
 
-class PretrainedWeightsMissing(FileNotFoundError):
+class PretrainedWeightsMissing(PneumoError, FileNotFoundError):
     """ImageNet weights asked for but not in the local torch hub cache."""
 
 

@@ -1,26 +1,20 @@
 """The append-only event log of a run (``events.jsonl``): one writer, many followers.
 
 Every line is one JSON object with at least ``event`` (its kind) and ``time``
-(Unix seconds). The kinds and their fields are documented in the README.
+(Unix seconds); ``training.run.schema`` says which kinds exist and what their
+fields hold. Readers keep back a last line without its newline (a write in
+progress) and skip, and count, any line that is not a valid event.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
 
-EVENT_KINDS = (
-    "run_started",
-    "run_resumed",
-    "step",
-    "epoch",
-    "checkpoint",
-    "eval",
-    "run_finished",
-    "run_failed",
-)
+from training.run.schema import parse_event_line
 
 
 class EventWriter:
@@ -31,8 +25,8 @@ class EventWriter:
         self._file = open(self.path, "a", encoding="utf-8")
 
     def write(self, event: str, **fields) -> dict:
-        record = {"event": event, "time": time.time(), **fields}
-        self._file.write(json.dumps(record, default=_jsonable) + "\n")
+        record = {"event": event, "time": time.time(), **{k: _finite(v) for k, v in fields.items()}}
+        self._file.write(json.dumps(record, default=_jsonable, allow_nan=False) + "\n")
         self._file.flush()
         return record
 
@@ -57,13 +51,16 @@ class EventFollower:
     """Reads only what was appended since the last call.
 
     A last line without its newline is a write in progress: it is kept back
-    until it is complete. A line that is not valid JSON (a writer killed
-    mid-line, then resumed) is skipped.
+    until it is complete. A line that is not a valid event (a writer killed
+    mid-line then resumed, or a file edited by hand) is skipped and counted in
+    ``invalid``, with the reason for the last one in ``last_invalid``.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.offset = 0
+        self.invalid = 0
+        self.last_invalid: str | None = None
         self._pending = b""
 
     def poll(self) -> list[dict]:
@@ -71,33 +68,45 @@ class EventFollower:
             with open(self.path, "rb") as f:
                 f.seek(self.offset)
                 chunk = f.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         self.offset += len(chunk)
         data = self._pending + chunk
         lines = data.split(b"\n")
         self._pending = lines.pop()  # b"" when data ended with a newline
-        return [e for e in map(_parse, lines) if e is not None]
+        events = []
+        for line in lines:
+            event, why = parse_event_line(line)
+            if event is not None:
+                events.append(event)
+            elif why is not None:
+                self.invalid += 1
+                self.last_invalid = why
+        return events
 
 
 def read_events(path: Path) -> list[dict]:
-    """Every complete event of a log, for one-shot readers (CLI, tests)."""
+    """Every complete, valid event of a log, for one-shot readers (CLI, tests)."""
     return EventFollower(path).poll()
 
 
-def _parse(line: bytes) -> dict | None:
-    line = line.strip()
-    if not line:
-        return None
-    try:
-        obj = json.loads(line)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) and "event" in obj else None
+def _finite(value):
+    """A float that is not finite becomes None (undefined): NaN and infinity are not JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _jsonable(value):
-    # numpy / torch scalars and paths end up in events; store them plainly.
+    # numpy / torch scalars and paths end up in events; store them plainly. A value that is not a
+    # finite number is written as null (undefined), never as NaN, which is not JSON.
     if hasattr(value, "item"):
-        return value.item()
+        value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
     return str(value)

@@ -9,8 +9,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.core.errors import PneumoError
+from training.run.paths import RunPaths
 
-class RunLocked(Exception):
+
+class RunLocked(PneumoError):
     """Another live process is writing this run."""
 
 
@@ -61,7 +64,7 @@ class RunLock:
     """
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "lock"
+        self.path = RunPaths(Path(run_dir)).lock
         self.held = False
 
     def acquire(self) -> None:

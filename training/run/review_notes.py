@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.core.fileio import atomic_write_json
-from training.run.store import RunPaths
+from training.run.paths import RunPaths
 
 VERDICTS = ("model wrong", "label doubtful", "unsure", "agree")
 FORMAT_VERSION = 1

@@ -2,28 +2,30 @@
 
 Rank 0 of a run writes through a ``RunLog``; the other ranks of a DDP run get
 a ``SilentLog`` with the same methods, so the training loop has no
-``if rank == 0`` branches.
+``if rank == 0`` branches. Checkpoints arrive as a state dict and are turned
+into bytes by the ``encode`` function the engine passes (``torch.save``), so
+this package never imports torch.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from training.engine.checkpoint import save_checkpoint
+from training.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from training.run.events import EventWriter
-from training.core.fileio import atomic_write_json, atomic_write_text
 from training.run.lock import RunLock
-from training.run.store import PREDICTION_FIELDS, RunPaths
+from training.run.paths import RunPaths
+from training.run.predictions import predictions_csv
 
 
 class RunLog:
-    def __init__(self, run_dir: Path, on_event: Callable[[dict], None] | None = None):
+    def __init__(self, run_dir: Path, on_event: Callable[[dict], None] | None = None,
+                 encode: Callable[[dict], bytes] | None = None):
         self.run_dir = Path(run_dir)
         self.paths = RunPaths(self.run_dir)
         self.on_event = on_event
+        self.encode = encode
         self._lock = RunLock(self.run_dir)
         self._events: EventWriter | None = None
 
@@ -49,23 +51,21 @@ class RunLog:
         atomic_write_json(self.paths.config, config)
 
     def save_checkpoint(self, kind: str, state: dict, epoch: int, metric: str, value) -> None:
-        path = self.paths.best_checkpoint if kind == "best" else self.paths.last_checkpoint
-        save_checkpoint(path, state)
-        self.event("checkpoint", kind=kind, epoch=epoch, path=str(path.relative_to(self.run_dir)),
-                   metric=metric, value=value)
+        """Write ``checkpoints/<kind>.pt`` atomically, then log its ``checkpoint`` event."""
+        if self.encode is None:
+            raise TypeError("this RunLog was made without an encode function for checkpoints")
+        path = self.paths.checkpoint(kind)
+        atomic_write_bytes(path, self.encode(state))
+        self.event("checkpoint", kind=kind, epoch=epoch, path=self.paths.relative(path), metric=metric, value=value)
 
     def write_predictions(self, rows: list[dict]) -> None:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=PREDICTION_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_text(self.paths.predictions, out.getvalue())
+        atomic_write_text(self.paths.predictions, predictions_csv(rows))
 
 
 class SilentLog(RunLog):
     """A non-writing rank's log: every write is dropped."""
 
-    def __init__(self, run_dir: Path, on_event=None):
+    def __init__(self, run_dir: Path, on_event=None, encode=None):
         self.run_dir = Path(run_dir)
         self.paths = RunPaths(self.run_dir)
 

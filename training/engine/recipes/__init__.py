@@ -14,10 +14,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.core.errors import PneumoError
+
 RECIPES_DIR = Path(__file__).parent  # the shipped TOML files sit beside this module
 
 
-class RecipeError(ValueError):
+class RecipeError(PneumoError, ValueError):
     """A recipe that cannot be used as written (unknown key, bad value)."""
 
 

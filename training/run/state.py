@@ -1,0 +1,350 @@
+"""The one fold of a run's event stream: series, progress, status and summary.
+
+    reader = read_run(run_dir)           # the whole log at once: pneumo runs / eval / study / repeat
+    reader = RunReader(run_dir)          # or incrementally: the app polls it once a second
+    reader.poll()                        # reads only the bytes appended since the last poll
+
+``RunState.apply`` takes events one by one, in file order, and is the only code
+that interprets them; every reader of a run (CLI, app, experiments) goes through
+it, so they cannot disagree. A resumed run continues from its last checkpoint,
+so a ``run_resumed`` event discards what the stopped session logged after that
+checkpoint (steps, epoch rows, best-checkpoint claims); when the same epoch or
+step is logged again, the later one wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.run.events import EventFollower
+from training.run.lock import holder_alive, read_holder
+from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
+from training.run.schema import BEST_VAL_SCORE, HEADLINE, LIFECYCLE
+from training.run.store import load_config, run_dirs
+
+STATUSES = ("running", "finished", "failed", "stale")
+
+
+@dataclass
+class Progress:
+    """Where a run stands, derived from events only (no clock, so it is reproducible)."""
+
+    epoch: int = 0
+    epochs: int | None = None
+    step: int = 0
+    steps_per_epoch: int | None = None
+    images_per_s: float | None = None
+    lr: float | None = None
+    device: str | None = None
+    eta_s: float | None = None
+    elapsed_s: float | None = None
+
+    @property
+    def epoch_fraction(self) -> float:
+        if not self.steps_per_epoch:
+            return 0.0
+        return min(1.0, self.step / self.steps_per_epoch)
+
+    @property
+    def run_fraction(self) -> float:
+        if not self.epochs:
+            return 0.0
+        done = max(0, self.epoch - 1) + self.epoch_fraction
+        return min(1.0, done / self.epochs)
+
+
+@dataclass
+class RunSummary:
+    """One line of ``pneumo runs``: enough to pick a run, without loading it."""
+
+    path: Path
+    run_id: str
+    status: str
+    model: str
+    epochs_done: int
+    epochs_planned: int | None
+    best_metric: str | None = None
+    best_value: float | None = None
+    best_epoch: int | None = None
+    val_auc: float | None = None  # of the best epoch's row
+    test: dict = field(default_factory=dict)
+    started: float | None = None
+    synthetic: bool = False
+
+    def to_json(self) -> dict:
+        d = self.__dict__.copy()
+        d["path"] = str(self.path)
+        return d
+
+
+@dataclass
+class RunState:
+    """What the events of a run say, applied one at a time."""
+
+    step_x: list[int] = field(default_factory=list)  # global step
+    step_loss: list[float] = field(default_factory=list)
+    epochs: dict[int, dict] = field(default_factory=dict)  # epoch -> its latest epoch event
+    bests: list[dict] = field(default_factory=list)  # the best-checkpoint events still standing, in order
+    evals: dict[str, dict] = field(default_factory=dict)  # split -> its latest eval event
+    started: dict = field(default_factory=dict)  # the run_started event
+    lifecycle: dict | None = None  # the last run_started/resumed/finished/failed
+    finished_best_epoch: int | None = None
+    last_step: dict | None = None
+    first_time: float | None = None
+    last_time: float | None = None
+    recent_steps: list[tuple[float, int]] = field(default_factory=list)  # (time, global step), for the rate
+    applied: int = 0
+
+    # Steps kept for the rate/ETA estimate: enough to smooth jitter, recent enough to track speed changes.
+    RATE_WINDOW = 20
+
+    def apply(self, event: dict) -> None:
+        """Fold one valid event (``training.run.schema.check_event``) into the state."""
+        self.applied += 1
+        kind = event["event"]
+        t = event.get("time")
+        if isinstance(t, (int, float)):
+            self.first_time = t if self.first_time is None else self.first_time
+            self.last_time = t
+        if kind in LIFECYCLE:
+            self.lifecycle = event
+        if kind == "run_started":
+            self.started = event
+        elif kind == "run_resumed":
+            self._resume(event)
+        elif kind == "step":
+            self._step(event)
+        elif kind == "epoch":
+            self.epochs[event["epoch"]] = event
+        elif kind == "checkpoint" and event["kind"] == "best":
+            self.bests.append(event)
+        elif kind == "eval":
+            self.evals[event["split"]] = event
+        elif kind == "run_finished":
+            self.finished_best_epoch = event.get("best_epoch")
+
+    def _resume(self, event: dict) -> None:
+        # The resumed trainer restarts from the checkpoint of epoch ``epoch - 1``: what was logged
+        # for later epochs is redone, and the pause between sessions is not training speed.
+        first_redone = event.get("epoch")
+        if isinstance(first_redone, int):
+            self.epochs = {e: row for e, row in self.epochs.items() if e < first_redone}
+            self.bests = [b for b in self.bests if not isinstance(b.get("epoch"), int) or b["epoch"] < first_redone]
+        self.finished_best_epoch = None
+        self.recent_steps.clear()
+
+    def _step(self, event: dict) -> None:
+        gs, loss = event.get("global_step"), event.get("loss")
+        if gs is None or loss is None:
+            return
+        # A resumed run repeats the steps after its last checkpoint: drop the overwritten tail.
+        while self.step_x and self.step_x[-1] >= gs:
+            self.step_x.pop()
+            self.step_loss.pop()
+        self.step_x.append(gs)
+        self.step_loss.append(float(loss))
+        self.last_step = event
+        if isinstance(event.get("time"), (int, float)):
+            self.recent_steps.append((event["time"], gs))
+            del self.recent_steps[: -self.RATE_WINDOW]
+
+    # ---- what the fold says
+
+    @property
+    def best(self) -> dict:
+        """The standing best-checkpoint event ({} before the first)."""
+        return self.bests[-1] if self.bests else {}
+
+    @property
+    def best_epoch(self) -> int | None:
+        if self.finished_best_epoch is not None:
+            return self.finished_best_epoch
+        return self.best.get("epoch")
+
+    @property
+    def best_metric(self) -> str | None:
+        return self.best.get("metric")
+
+    @property
+    def best_row(self) -> dict:
+        """The epoch row of the best epoch (its latest, after a resume that repeated it)."""
+        return self.epochs.get(self.best_epoch, {}) if self.best_epoch is not None else {}
+
+    @property
+    def failed(self) -> dict | None:
+        """The run_failed event, when that is how the run ended."""
+        return self.lifecycle if self.lifecycle and self.lifecycle["event"] == "run_failed" else None
+
+    def epoch_series(self, metric: str) -> tuple[list[int], list[float]]:
+        xs, ys = [], []
+        for epoch in sorted(self.epochs):
+            value = self.epochs[epoch].get(metric)
+            if isinstance(value, (int, float)):
+                xs.append(epoch)
+                ys.append(float(value))
+        return xs, ys
+
+    def test_headline(self) -> dict:
+        """The test eval's headline figures ({} before the test split was read)."""
+        test = self.evals.get("test", {})
+        return {k: test[k] for k in HEADLINE if k in test}
+
+
+def status_of(lifecycle: dict | None, lock_path: Path) -> str:
+    """running, finished, failed or stale (the writer died without saying so)."""
+    last = lifecycle["event"] if lifecycle else None
+    if last == "run_finished":
+        return "finished"
+    if last == "run_failed":
+        return "failed"
+    holder = read_holder(lock_path)
+    if holder is not None and holder_alive(holder):
+        return "running"
+    if holder is None and Path(lock_path).exists():
+        return "running"  # lock being created this instant
+    return "stale"
+
+
+class RunReader:
+    """Reads ``run_dir``'s events incrementally into a ``RunState``.
+
+    ``poll()`` returns True when anything changed (new events or a new status),
+    so callers redraw only then; ``version`` counts those changes.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.paths = RunPaths(self.run_dir)
+        self.state = RunState()
+        self.status = "stale"
+        self.version = 0
+        self.config: dict = {}
+        self._events = EventFollower(self.paths.events)
+
+    @property
+    def series(self) -> RunState:
+        """The state, under the name the charts read it by."""
+        return self.state
+
+    @property
+    def invalid_events(self) -> int:
+        """Lines of the log skipped because they are not valid events."""
+        return self._events.invalid
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    @property
+    def model(self) -> str:
+        return _text(self.config.get("model")) or _text(self.state.started.get("model")) or "?"
+
+    @property
+    def epochs_planned(self) -> int | None:
+        recipe = self.config.get("recipe")
+        planned = recipe.get("epochs") if isinstance(recipe, dict) else None
+        if isinstance(planned, int) and not isinstance(planned, bool):
+            return planned
+        return self.state.started.get("epochs")
+
+    @property
+    def synthetic(self) -> bool:
+        data = self.config.get("data")
+        return isinstance(data, dict) and data.get("synthetic") is True
+
+    @property
+    def pid(self) -> int | None:
+        """The live trainer's pid, from the lock file (what Stop signals)."""
+        holder = read_holder(self.paths.lock)
+        return holder.pid if holder else None
+
+    def log_size(self) -> int:
+        """Bytes of ``events.jsonl`` not read yet."""
+        try:
+            return max(0, self.paths.events.stat().st_size - self._events.offset)
+        except OSError:
+            return 0
+
+    def poll(self) -> bool:
+        if not self.config:
+            self.config = load_config(self.run_dir)
+        events = self._events.poll()
+        for event in events:
+            self.state.apply(event)
+        status = status_of(self.state.lifecycle, self.paths.lock)
+        changed = bool(events) or status != self.status
+        self.status = status
+        if changed:
+            self.version += 1
+        return changed
+
+    def summary(self) -> RunSummary:
+        s = self.state
+        return RunSummary(
+            path=self.run_dir,
+            run_id=self.run_id,
+            status=self.status,
+            model=self.model,
+            epochs_done=len(s.epochs),
+            epochs_planned=self.epochs_planned,
+            best_metric=s.best_metric,
+            best_value=s.best.get("value"),
+            best_epoch=s.best_epoch,
+            val_auc=s.best_row.get(BEST_VAL_SCORE),
+            test=s.test_headline(),
+            started=s.started.get("time"),
+            synthetic=self.synthetic,
+        )
+
+    def progress(self) -> Progress:
+        s = self.state
+        p = Progress(epochs=self.epochs_planned, steps_per_epoch=s.started.get("steps_per_epoch"),
+                     device=s.started.get("device"))
+        last_epoch = max(s.epochs) if s.epochs else 0
+        step_epoch = s.last_step.get("epoch") if s.last_step else None
+        if isinstance(step_epoch, int) and step_epoch > last_epoch:
+            p.epoch, p.step = step_epoch, s.last_step.get("step") or 0
+        else:
+            p.epoch, p.step = last_epoch, p.steps_per_epoch or 0
+        if s.last_step:
+            p.images_per_s = s.last_step.get("images_per_s")
+            p.lr = s.last_step.get("lr")
+        if s.epochs and p.lr is None:
+            p.lr = s.epochs[last_epoch].get("lr")
+        if s.first_time is not None and s.last_time is not None:
+            p.elapsed_s = s.last_time - s.first_time
+        p.eta_s = self._eta(p)
+        return p
+
+    def _eta(self, p: Progress) -> float | None:
+        steps = self.state.recent_steps
+        if self.status != "running" or not p.epochs or not p.steps_per_epoch or len(steps) < 2:
+            return None
+        (t0, g0), (t1, g1) = steps[0], steps[-1]
+        if g1 <= g0 or t1 <= t0:
+            return None
+        seconds_per_step = (t1 - t0) / (g1 - g0)
+        remaining = p.epochs * p.steps_per_epoch - ((p.epoch - 1) * p.steps_per_epoch + p.step)
+        return max(0.0, remaining * seconds_per_step)
+
+
+def read_run(run_dir: Path) -> RunReader:
+    """A run's whole log, folded once (for one-shot readers: the CLI, experiments, reports)."""
+    reader = RunReader(run_dir)
+    reader.poll()
+    return reader
+
+
+def run_status(run_dir: Path) -> str:
+    """The status of ``run_dir`` now (see ``status_of``)."""
+    return read_run(run_dir).status
+
+
+def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
+    """One summary per run folder in ``runs_dir``, by name."""
+    return [read_run(p).summary() for p in run_dirs(runs_dir)]
+
+
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
