@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from training.run.schema import LOG_LINE, METRICS, VAL_LOSS
+
 from .errors import fail, user_errors
 
 RUNS_DIR = Path("runs")
@@ -177,7 +179,8 @@ class RichProgress(PlainProgress):
             self._bar("step_task", f"epoch {event['epoch']}", getattr(self, "steps", 0), event["step"],
                       f"loss {event['loss']:.4f}  {event['images_per_s']:.0f} img/s")
         elif kind == "epoch":
-            self._bar("epoch_task", "epochs", self.epochs or 0, event["epoch"], f"val_loss {event['val_loss']:.4f}")
+            self._bar("epoch_task", "epochs", self.epochs or 0, event["epoch"],
+                      f"{VAL_LOSS} {_fmt(event.get(VAL_LOSS), 4)}")
         super().__call__(event)  # the plain lines, printed above the bars
 
     def _bar(self, name: str, description: str, total: int, completed: int, info: str) -> None:
@@ -197,10 +200,8 @@ def _fmt(value, digits: int = 3) -> str:
 
 def format_epoch(e: dict, epochs: int | None) -> str:
     of = f"/{epochs}" if epochs else ""
-    return (f"epoch {e['epoch']}{of}  train_loss {_fmt(e['train_loss'], 4)}  train_acc {_fmt(e['train_accuracy'])}  "
-            f"val_loss {_fmt(e['val_loss'], 4)}  val_acc {_fmt(e['val_accuracy'])}  val_auc {_fmt(e['val_auc'])}  "
-            f"val_sens {_fmt(e['val_sensitivity'])}  val_spec {_fmt(e['val_specificity'])}  "
-            f"lr {e['lr']:.2e}  {e['images_per_s']:.0f} img/s  {e['seconds']:.1f}s")
+    figures = "  ".join(f"{METRICS[m].abbreviation} {_fmt(e.get(m), 4 if METRICS[m].is_loss else 3)}" for m in LOG_LINE)
+    return f"epoch {e['epoch']}{of}  {figures}  lr {e['lr']:.2e}  {e['images_per_s']:.0f} img/s  {e['seconds']:.1f}s"
 
 
 def format_eval(e: dict) -> str:

@@ -19,13 +19,14 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from training.run.paths import RunPaths
+from training.run.schema import OVERLAY
 from training.run.state import RunReader
 from training.run.store import is_run_dir
 
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
 from ..widgets.run_table import RunTable
 
-OVERLAY_METRICS = ("val_auc", "val_loss", "val_accuracy", "val_sensitivity", "val_specificity", "train_loss")
+OVERLAY_METRICS = OVERLAY  # the per-epoch metrics m cycles through
 SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 SCAN_TICKS = 5  # look for new run folders every few seconds; known runs are polled every tick
 

@@ -14,22 +14,13 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
+from training.run.schema import LOSS_CHART, METRICS, SCORE_CHART, TRAIN_LOSS
 from training.run.state import RunReader
 
 from ..launch import Launched, StopError, TrainSettings, resume_training, start_training, stop_training
 from ..widgets.charts import METRIC_COLOURS, ChartDeck, Curve, CurveChart
 from ..widgets.progress import ProgressPanel
 
-EPOCH_LOSSES = ("train_loss", "val_loss")
-EPOCH_SCORES = ("val_accuracy", "val_sensitivity", "val_specificity", "val_auc")
-SHORT = {
-    "train_loss": "train",
-    "val_loss": "val",
-    "val_accuracy": "acc",
-    "val_sensitivity": "sens",
-    "val_specificity": "spec",
-    "val_auc": "AUC",
-}
 # Below this size a log's first read takes tens of milliseconds: inline. Above it, a thread reads it.
 INLINE_LOG_BYTES = 4 << 20
 
@@ -57,13 +48,13 @@ def recipe_choices() -> list[tuple[str, dict]]:
 def training_curves(follower: RunReader) -> dict[str, list[Curve]]:
     """The three live charts of one run: loss per step, loss per epoch, validation scores per epoch."""
     s = follower.series
-    curves = {"steps": [Curve("loss", s.step_x, s.step_loss, METRIC_COLOURS["train_loss"])]}
-    for chart, metrics in (("losses", EPOCH_LOSSES), ("scores", EPOCH_SCORES)):
+    curves = {"steps": [Curve("loss", s.step_x, s.step_loss, METRIC_COLOURS[TRAIN_LOSS])]}
+    for chart, metrics in (("losses", LOSS_CHART), ("scores", SCORE_CHART)):
         curves[chart] = []
         for metric in metrics:
             xs, ys = s.epoch_series(metric)
             if xs:
-                curves[chart].append(Curve(SHORT[metric], xs, ys, METRIC_COLOURS[metric]))
+                curves[chart].append(Curve(METRICS[metric].label, xs, ys, METRIC_COLOURS[metric]))
     return curves
 
 

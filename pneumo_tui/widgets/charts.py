@@ -21,6 +21,8 @@ from textual_hires_canvas import Canvas
 from textual_plot import HiResMode, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter, NumericAxisFormatter
 
+from training.run.schema import LOSS_CHART, SCORE_CHART
+
 
 def _tolerate_unsized_canvases() -> None:
     """Give every plot canvas a styled blank line before its first layout.
@@ -47,15 +49,9 @@ _tolerate_unsized_canvases()
 # Distinct on dark and light themes; a run keeps its colour on every screen and in every session.
 PALETTE = ("#4e9af1", "#f59e0b", "#10b981", "#ef4444", "#a855f7", "#14b8a6", "#eab308", "#ec4899")
 # One colour per metric for a single run's charts.
-METRIC_COLOURS = {
-    "train_loss": "#4e9af1",
-    "val_loss": "#f59e0b",
-    "train_accuracy": "#4e9af1",
-    "val_accuracy": "#f59e0b",
-    "val_sensitivity": "#10b981",
-    "val_specificity": "#ef4444",
-    "val_auc": "#a855f7",
-}
+# One colour per charted metric, in the order of the charts' legends (training.run.schema).
+METRIC_COLOURS = dict(zip(LOSS_CHART, ("#4e9af1", "#f59e0b"), strict=True)) | dict(
+    zip(SCORE_CHART, ("#f59e0b", "#10b981", "#ef4444", "#a855f7"), strict=True))
 FAINT = "#5c6370"
 
 

@@ -6,6 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from training.run.schema import BEST_VAL_SCORE
 from training.run.state import Progress, RunReader
 
 STATUS_STYLES = {"running": "bold green", "finished": "bold", "failed": "bold red", "stale": "bold yellow"}
@@ -59,8 +60,7 @@ class ProgressPanel(Static):
         table.add_row("lr", f"{p.lr:.2e}" if p.lr is not None else "-")
         table.add_row("device", p.device or "-")
         if s.best_epoch is not None:
-            best = s.epochs.get(s.best_epoch, {})
-            auc = best.get("val_auc")
+            auc = s.best_row.get(BEST_VAL_SCORE)
             table.add_row("best", f"epoch {s.best_epoch}" + (f" AUC {auc:.3f}" if isinstance(auc, float) else ""))
         test = s.evals.get("test")
         if test:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.core.errors import PneumoError
+from training.run.schema import VAL_LOSS, VAL_METRICS
 
 RECIPES_DIR = Path(__file__).parent  # the shipped TOML files sit beside this module
 
@@ -57,8 +58,8 @@ class Recipe:
     brightness: float = 0.0  # exposure: brightness shift +- b (pixels in [0, 1])
     equalize: bool = False  # histogram-equalize each image inside the model (training.models.equalize)
     # selection and stopping
-    best_metric: str = "val_loss"
-    early_stopping_metric: str = "val_loss"
+    best_metric: str = VAL_LOSS
+    early_stopping_metric: str = VAL_LOSS
     early_stopping_patience: int = 3
     # operating point, chosen on val at the end: "0.5" (any number), "youden", "sensitivity>=0.95"
     threshold: str = "0.5"
@@ -86,7 +87,7 @@ _CHOICES = {
     "class_weights": ("balanced", "none"),
     "val_split": ("auto", "carve", "block", "official"),
 }
-_VAL_METRICS = ("val_loss", "val_accuracy", "val_precision", "val_sensitivity", "val_specificity", "val_f1", "val_auc")
+_VAL_METRICS = VAL_METRICS
 
 
 def recipe_keys() -> dict[str, type]:
