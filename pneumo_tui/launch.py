@@ -39,7 +39,7 @@ class TrainSettings:
     overrides: dict[str, str] = field(default_factory=dict)  # --set key=value (batch_size, lr, recipe...)
 
     def arguments(self) -> list[str]:
-        args = ["train", self.model, "--data", str(self.data), "--out", str(self.runs_dir)]
+        args = ["train", self.model, "--data", str(self.data), "--runs", str(self.runs_dir)]
         if self.test_data:
             args += ["--test-data", str(self.test_data)]
         if self.epochs is not None:

@@ -105,3 +105,19 @@ def test_predict_uses_the_runs_test_time_views(demo_root, tmp_path):
     assert predicted.exit_code == 0, predicted.output
     got = [p["probability"] for p in json.loads(predicted.stdout)]
     assert got == pytest.approx([float(r["probability"]) for r in rows], abs=1e-5)
+
+
+def test_the_runs_folder_is_runs_everywhere_with_the_old_names_hidden(trained_run, tmp_path):
+    runs, _ = trained_run
+    (run,) = list(runs.iterdir())
+    for command in (["runs"], ["eval", run.name], ["review", run.name], ["threshold", run.name]):
+        for name in ("--runs", "--runs-dir"):  # the old spelling still works
+            result = runner.invoke(app, [*command, name, str(runs)])
+            assert result.exit_code == 0, (command, name, result.output)
+    for command in ("train", "runs", "eval", "predict", "review", "compare", "report", "threshold", "study",
+                    "repeat", "tui"):
+        text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert "--runs " in text and "--runs-dir" not in text, command
+    assert "--out" not in runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    twice = runner.invoke(app, ["runs", "--runs", str(runs), "--runs-dir", str(tmp_path / "other")])
+    assert twice.exit_code == 1 and "given twice" in twice.output

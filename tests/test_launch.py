@@ -17,7 +17,7 @@ WRITER = [sys.executable, str(Path(__file__).parent / "app_run_writer.py")]
 def test_settings_become_pneumo_train_arguments(tmp_path):
     s = TrainSettings("cnn3", tmp_path / "data", tmp_path / "runs", epochs=2, image_size=64, overrides={"lr": "0.01"})
     assert s.arguments() == [
-        "train", "cnn3", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs"),
+        "train", "cnn3", "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
         "--epochs", "2", "--image-size", "64", "--set", "lr=0.01",
     ]
 

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 import typer
 
+from training.core.errors import PneumoError, one_line
+
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     print(f"error: {message}", file=sys.stderr)
@@ -15,8 +17,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def user_errors(*kinds: type[BaseException]):
-    """Turn the named exception kinds into ``error: ...`` and exit 1."""
+    """Turn the engine's own errors (``PneumoError``) and the named kinds into ``error: ...`` and exit 1."""
     try:
         yield
-    except kinds as exc:
-        fail(str(exc))
+    except (PneumoError, *kinds) as exc:
+        fail(one_line(exc))

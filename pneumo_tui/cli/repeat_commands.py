@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from .errors import fail, user_errors
-from .train_commands import RUNS_DIR, _engine_errors, progress_reporter
+from .options import RUNS, RUNS_OUT_ALIAS, runs_folder
+from .train_commands import ENGINE_ERRORS, progress_reporter
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +34,8 @@ def repeat(
     epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
     image_size: int | None = typer.Option(None, "--image-size", help="Override the recipe's image side (px)."),
     overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value (repeatable)."),
-    out: Path = typer.Option(RUNS_DIR, "--out", help="Runs folder: one run per seed, plus repeat-<model>-<time>.json."),
+    runs: Path = RUNS,
+    runs_alias: Path | None = RUNS_OUT_ALIAS,
     n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap replicates per run and metric."),
     device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -52,8 +54,9 @@ def repeat(
     changes += [f"image_size={image_size}"] if image_size is not None else []
     if any(c.split("=", 1)[0].strip() == "seed" for c in changes):
         fail("give the seeds with --seeds, not --set seed=...")
-    with user_errors(*_engine_errors(), ValueError), progress_reporter() as reporter:
-        summary = repeat_recipe(model, DataSpec(data, test_data), seed_list, out, changes, on_event=reporter,
+    runs = runs_folder(runs, runs_alias)
+    with user_errors(*ENGINE_ERRORS, ValueError), progress_reporter() as reporter:
+        summary = repeat_recipe(model, DataSpec(data, test_data), seed_list, runs, changes, on_event=reporter,
                                 device=device, n_boot=n_boot)
     if as_json:
         print(json.dumps(summary, indent=2))

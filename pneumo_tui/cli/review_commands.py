@@ -10,21 +10,14 @@ import typer
 from training.run.paths import RunPaths
 
 from .errors import fail, user_errors
+from .options import RUNS, RUNS_DIR_ALIAS, resolve, runs_folder
 
-RUNS_DIR_OPTION = typer.Option(Path("runs"), "--runs-dir", help="Where run ids are looked up.")
 SPLIT_OPTION = typer.Option("test", "--split", help="Which rows of predictions.csv: test or val.")
 _ERRORS = (FileNotFoundError, ValueError, OSError)
 
 
-def _run(ref: str, runs_dir: Path) -> Path:
-    from training.run.store import is_run_dir, resolve_run
-
-    path = Path(ref)
-    if (path.is_absolute() or len(path.parts) > 1) and not is_run_dir(path):
-        # a path, not an id: say so (globbing an absolute path is not supported by resolve_run)
-        fail(f"no run named {ref!r} (not a run folder)")
-    with user_errors(FileNotFoundError):
-        return resolve_run(ref, runs_dir)
+def _run(ref: str, runs_dir: Path, alias: Path | None) -> Path:
+    return resolve(ref, runs_folder(runs_dir, alias))
 
 
 def review(
@@ -33,14 +26,15 @@ def review(
     export: Path | None = typer.Option(None, "--export", help="Also write the cases with notes to this CSV."),
     split: str = SPLIT_OPTION,
     include_correct: bool = typer.Option(False, "--all", help="Include correctly classified cases (TP/TN)."),
-    runs_dir: Path = RUNS_DIR_OPTION,
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
     """List the misclassified cases (FN/FP) at the run's saved threshold, with review notes."""
     from training.evaluation.review_cases import review_cases
     from training.run.operating_point import load_threshold
     from training.run.review_notes import ReviewNotes
 
-    run_dir = _run(run, runs_dir)
+    run_dir = _run(run, runs_dir, runs_alias)
     threshold = load_threshold(run_dir)
     notes = ReviewNotes(run_dir)
     with user_errors(*_ERRORS):
@@ -75,12 +69,13 @@ def compare(
     run_b: str = typer.Argument(..., help="Second run (folder or id)."),
     as_json: bool = typer.Option(False, "--json", help="Print the test results as JSON."),
     split: str = SPLIT_OPTION,
-    runs_dir: Path = RUNS_DIR_OPTION,
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
     """Compare two runs on the same images: McNemar (accuracy) and DeLong (AUC)."""
     from training.evaluation.compare import compare_runs, format_comparison
 
-    a, b = _run(run_a, runs_dir), _run(run_b, runs_dir)
+    a, b = _run(run_a, runs_dir, runs_alias), _run(run_b, runs_dir, runs_alias)
     with user_errors(*_ERRORS):
         result = compare_runs(a, b, split=split)
     typer.echo(json.dumps(result, indent=2) if as_json else format_comparison(result))
@@ -91,12 +86,13 @@ def report(
     out: Path = typer.Option(..., "--out", help="Folder for report.md and its PNG figures."),
     split: str = SPLIT_OPTION,
     n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),
-    runs_dir: Path = RUNS_DIR_OPTION,
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
     """Write a Markdown report with ROC, PR, confusion matrix and misclassified thumbnails."""
     from training.evaluation.report import write_report
 
-    run_dir = _run(run, runs_dir)
+    run_dir = _run(run, runs_dir, runs_alias)
     with user_errors(*_ERRORS):
         path = write_report(run_dir, out, split=split, n_boot=n_boot)
     typer.echo(f"wrote {path}")
@@ -111,7 +107,8 @@ def threshold(
     site: Path | None = typer.Option(
         None, "--on", help="Choose on this labelled folder (NORMAL/, PNEUMONIA/) of films from the site where the "
         "model will be used, instead of on validation. Never the run's training or test data."),
-    runs_dir: Path = RUNS_DIR_OPTION,
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
     """Show, or choose and save, the run's operating point.
 
@@ -125,7 +122,7 @@ def threshold(
 
     if sum((youden, sensitivity is not None, value is not None)) > 1:
         fail("choose one of --youden, --sensitivity X, --value T")
-    run_dir = _run(run, runs_dir)
+    run_dir = _run(run, runs_dir, runs_alias)
     if site is not None:
         if not youden and sensitivity is None:
             fail("--on needs a rule to apply there: --youden or --sensitivity X")

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from .errors import user_errors
-from .train_commands import RUNS_DIR, _engine_errors, progress_reporter
+from .options import RUNS, RUNS_OUT_ALIAS, runs_folder
+from .train_commands import ENGINE_ERRORS, progress_reporter
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +20,8 @@ def register(app: typer.Typer) -> None:
 def study(
     data: Path = typer.Option(..., "--data", help="Training data (a Kermany root or a train folder)."),
     test_data: Path | None = typer.Option(None, "--test-data", help="Test images, if not the data's own test split."),
-    out: Path = typer.Option(RUNS_DIR, "--out", help="Runs folder: one run per model, plus study-<time>.json."),
+    runs: Path = RUNS,
+    runs_alias: Path | None = RUNS_OUT_ALIAS,
     models: list[str] = typer.Option([], "--model", "-m",
                                      help="Only these models (repeat); default the study's four and the modern one."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override every recipe's epochs (for a CPU-sized study)."),
@@ -40,8 +42,9 @@ def study(
         common.append(f"epochs={epochs}")
     if image_size is not None:
         common.append(f"image_size={image_size}")
-    with user_errors(*_engine_errors()), progress_reporter() as reporter:
-        result = run_study(DataSpec(data, test_data), out, models or None, common, on_event=reporter, device=device)
+    runs = runs_folder(runs, runs_alias)
+    with user_errors(*ENGINE_ERRORS), progress_reporter() as reporter:
+        result = run_study(DataSpec(data, test_data), runs, models or None, common, on_event=reporter, device=device)
     if as_json:
         print(json.dumps(result.to_json(), indent=2, default=str))
     else:
@@ -94,7 +97,7 @@ def bench(
     """
     from training.experiments.bench import bench_models, bench_pipeline
 
-    with user_errors(*_engine_errors()):
+    with user_errors(*ENGINE_ERRORS):
         results = bench_models(models, image_size, batch_size, steps, device=device, overrides=overrides)
         if data is not None:
             results += bench_pipeline(pipeline_model, data, image_size, batch_size, steps, device=device,

@@ -14,21 +14,10 @@ import typer
 from training.run.schema import LOG_LINE, METRICS, VAL_LOSS
 
 from .errors import fail, user_errors
+from .options import RUNS, RUNS_DIR_ALIAS, RUNS_OUT_ALIAS, resolve, runs_folder
 
-RUNS_DIR = Path("runs")
-
-
-def _engine_errors():
-    """The engine's expected failures, shown as one line without a traceback."""
-    from training.data.records import DataError
-    from training.engine.checkpoint import CheckpointError
-    from training.engine.recipes import RecipeError
-    from training.engine.trainer import AlreadyFinished, TrainingFailed
-    from training.evaluation.evaluate import EvaluationError
-    from training.run.lock import RunLocked
-
-    return (DataError, RecipeError, RunLocked, FileNotFoundError, CheckpointError, TrainingFailed,
-            AlreadyFinished, EvaluationError)
+# Besides the engine's own errors (training.core.errors.PneumoError), shown as one line without a traceback.
+ENGINE_ERRORS = (FileNotFoundError,)
 
 
 def register(app: typer.Typer) -> None:
@@ -48,9 +37,10 @@ def train(
     test_data: Path | None = typer.Option(None, "--test-data", help="Test set to use instead of the data's own."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override the recipe's epochs."),
     image_size: int | None = typer.Option(None, "--image-size", help="Override the recipe's image side (px)."),
-    out: Path = typer.Option(RUNS_DIR, "--out", help="Folder the run folder is created in."),
+    runs: Path = RUNS,
+    runs_alias: Path | None = RUNS_OUT_ALIAS,
     overrides: list[str] = typer.Option([], "--set", help="Recipe override key=value (repeatable)."),
-    resume: str | None = typer.Option(None, "--resume", help="Continue a stopped run (folder or id in --out)."),
+    resume: str | None = typer.Option(None, "--resume", help="Continue a stopped run (folder or id in --runs)."),
     seed: int | None = typer.Option(None, "--seed", help="Override the recipe's seed."),
     device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: best available)."),
     no_test: bool = typer.Option(False, "--no-test", help="Explore on val only: no test image is read, no test eval."),
@@ -61,12 +51,13 @@ def train(
     from training.engine.trainer import resume_run
     from training.engine.trainer import train as train_run
 
+    runs = runs_folder(runs, runs_alias)
     reporter = progress_reporter()
-    with user_errors(*_engine_errors()), reporter:
+    with user_errors(*ENGINE_ERRORS), reporter:
         if resume:
             if model or data or epochs or image_size or overrides or seed is not None or no_test:
-                fail("--resume continues a run with its own recipe and data; give only --resume (and --out)")
-            run_dir = resume_run(resume, out, on_event=reporter, device=device)
+                fail("--resume continues a run with its own recipe and data; give only --resume (and --runs)")
+            run_dir = resume_run(resume, runs, on_event=reporter, device=device)
         else:
             if not model or data is None:
                 fail("give a MODEL and --data PATH (or --resume RUN)")
@@ -77,7 +68,7 @@ def train(
             recipe = load_recipe(model, changes)
             if no_test and test_data is not None:
                 fail("--no-test and --test-data contradict each other")
-            run_dir = train_run(recipe, DataSpec(data, test_data, use_test=not no_test), out, on_event=reporter,
+            run_dir = train_run(recipe, DataSpec(data, test_data, use_test=not no_test), runs, on_event=reporter,
                                 device=device)
     if reporter.is_main:
         print(run_dir)
@@ -213,12 +204,14 @@ def format_eval(e: dict) -> str:
 
 
 def runs(
-    runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
     as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
 ) -> None:
     """Every run with status (running, finished, failed, stale), model, epochs, best val metric, test metrics."""
     from training.run.state import list_runs
 
+    runs_dir = runs_folder(runs_dir, runs_alias)
     summaries = list_runs(runs_dir)
     if as_json:
         print(json.dumps([s.to_json() for s in summaries], indent=2, default=str))
@@ -247,7 +240,8 @@ def eval_run(
     split: str = typer.Option("test", "--split", help="train, val or test."),
     threshold: float | None = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
-    runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
     """Accuracy, sensitivity, specificity, precision, F1, AUC and the confusion matrix of a run."""
     if split not in ("train", "val", "test"):
@@ -255,10 +249,9 @@ def eval_run(
     if threshold is not None and not 0 <= threshold <= 1:
         fail("--threshold must be in [0, 1]")
     from training.evaluation.evaluate import evaluate_run
-    from training.run.store import resolve_run
 
-    with user_errors(*_engine_errors()):
-        run_dir = resolve_run(run, runs_dir)
+    run_dir = resolve(run, runs_folder(runs_dir, runs_alias))
+    with user_errors(*ENGINE_ERRORS):
         m = evaluate_run(run_dir, split, threshold)
     if as_json:
         keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
@@ -282,14 +275,15 @@ def predict(
     images: list[Path] = typer.Argument(..., help="Image files (JPEG, PNG, DICOM)."),
     threshold: float | None = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image, in a list."),
-    runs_dir: Path = typer.Option(RUNS_DIR, "--runs", help="Folder holding run folders."),
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
     """A PNEUMONIA probability and a label per image, with the run's best checkpoint."""
     from training.evaluation.predict import predict_images
-    from training.run.store import resolve_run
 
-    with user_errors(*_engine_errors()):
-        results = predict_images(resolve_run(run, runs_dir), images, threshold=threshold)
+    run_dir = resolve(run, runs_folder(runs_dir, runs_alias))
+    with user_errors(*ENGINE_ERRORS):
+        results = predict_images(run_dir, images, threshold=threshold)
     if as_json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:

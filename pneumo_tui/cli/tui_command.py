@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from .errors import fail
+from .options import RUNS, RUNS_DIR_ALIAS, resolve, runs_folder
 
 
 class ImageProtocol(StrEnum):
@@ -22,7 +23,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def tui(
         data: Path = typer.Option(None, "--data", help="Dataset: a Kermany folder, a split folder or a .npz."),
-        runs: Path = typer.Option(Path("runs"), "--runs", help="Folder of run folders."),
+        runs: Path = RUNS,
+        runs_alias: Path | None = RUNS_DIR_ALIAS,
         attach: str = typer.Option(None, "--attach", help="Open straight onto this run (path or id) and follow it."),
         image_protocol: ImageProtocol = typer.Option(
             ImageProtocol.auto, "--image-protocol",
@@ -32,14 +34,10 @@ def register(app: typer.Typer) -> None:
         """Open the terminal app (Data, Train, Runs, Review)."""
         if data is not None and not data.exists():
             fail(f"no such dataset: {data}")
+        runs = runs_folder(runs, runs_alias)
         run_dir = None
         if attach is not None:
-            from training.run.store import resolve_run
-
-            try:
-                run_dir = resolve_run(attach, runs)
-            except FileNotFoundError as exc:
-                fail(str(exc))
+            run_dir = resolve(attach, runs)
         if image_protocol is not ImageProtocol.none:
             # textual-image asks the terminal for its cell size and graphics support; that is only
             # possible before Textual starts.

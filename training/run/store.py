@@ -46,11 +46,13 @@ def run_dirs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[Path]:
 
 def resolve_run(ref: str | Path, runs_dir: Path = DEFAULT_RUNS_DIR) -> Path:
     """A run given as a path, or as a run id (or unique prefix) inside ``runs_dir``."""
+    if not str(ref).strip():
+        raise RunNotFound("no run given: name a run folder, or a run id or prefix in the runs folder")
     path = Path(ref)
     if is_run_dir(path):
         return path
     if path.is_absolute() or len(path.parts) > 1:
-        raise RunNotFound(f"{ref} is not a run folder (no {_MARKS})")
+        raise RunNotFound(f"no run named {str(ref)!r} (not a run folder: it has no {_MARKS})")
     candidates = sorted(p for p in Path(runs_dir).glob(f"{glob.escape(str(ref))}*") if is_run_dir(p))
     if len(candidates) == 1:
         return candidates[0]
