@@ -14,4 +14,4 @@ bench *ARGS:
     {{venv}}/pneumo bench {{ARGS}}
 
 lint:
-    {{venv}}/python -m ruff check training pneumo_tui tests || {{venv}}/python -m compileall -q training pneumo_tui tests
+    {{venv}}/ruff check training pneumo_tui tests

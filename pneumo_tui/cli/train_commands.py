@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from training.run.schema import LOG_LINE, METRICS, VAL_LOSS
+from training.run.schema import BEST_VAL_SCORE, LOG_LINE, METRICS, VAL_LOSS
 
 from .errors import fail, user_errors
 from .options import RUNS, RUNS_DIR_ALIAS, RUNS_OUT_ALIAS, resolve, runs_folder
@@ -249,17 +249,24 @@ def eval_run(
     if threshold is not None and not 0 <= threshold <= 1:
         fail("--threshold must be in [0, 1]")
     from training.evaluation.evaluate import evaluate_run
+    from training.run.state import read_run
 
     run_dir = resolve(run, runs_folder(runs_dir, runs_alias))
     with user_errors(*ENGINE_ERRORS):
         m = evaluate_run(run_dir, split, threshold)
+    summary = read_run(run_dir).summary()
+    best = {"epoch": summary.best_epoch, "metric": summary.best_metric, "value": summary.best_value,
+            BEST_VAL_SCORE: summary.val_auc}
     if as_json:
         keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
                 "threshold", "n")
-        print(json.dumps({k: m[k] for k in keys}, indent=2))
+        print(json.dumps({**{k: m[k] for k in keys}, "best": best}, indent=2))
         return
     c = m["confusion"]
     print(f"{run_dir.name}  split {split}  n {m['n']}  threshold {m['threshold']:.3f}  ({m['source']})")
+    if best["epoch"] is not None:
+        print(f"  best epoch {best['epoch']}: {best['metric']} {_fmt(best['value'], 4)}"
+              + (f", {BEST_VAL_SCORE} {_fmt(best[BEST_VAL_SCORE], 4)}" if best["metric"] != BEST_VAL_SCORE else ""))
     for key in ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc"):
         print(f"  {key:<12}{_fmt(m[key], 4)}")
     print("  confusion     predicted PNEUMONIA  predicted NORMAL")
