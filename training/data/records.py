@@ -9,7 +9,6 @@ from training.core.errors import PneumoError
 
 CLASSES = ("NORMAL", "PNEUMONIA")
 SPLITS = ("train", "val", "test")
-NORMAL, PNEUMONIA = 0, 1
 
 
 @dataclass(frozen=True)

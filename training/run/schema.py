@@ -165,7 +165,6 @@ EVENTS: dict[str, EventKind] = {
     "run_failed": EventKind(required={}, optional={"error": _text, "traceback": _text}),
 }
 LIFECYCLE = ("run_started", "run_resumed", "run_finished", "run_failed")
-TERMINAL = ("run_finished", "run_failed")
 
 
 def check_event(obj) -> str | None:

@@ -23,8 +23,6 @@ from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
 from training.run.schema import BEST_VAL_SCORE, HEADLINE, LIFECYCLE
 from training.run.store import load_config, run_dirs
 
-STATUSES = ("running", "finished", "failed", "stale")
-
 
 @dataclass
 class Progress:
@@ -94,14 +92,12 @@ class RunState:
     first_time: float | None = None
     last_time: float | None = None
     recent_steps: list[tuple[float, int]] = field(default_factory=list)  # (time, global step), for the rate
-    applied: int = 0
 
     # Steps kept for the rate/ETA estimate: enough to smooth jitter, recent enough to track speed changes.
     RATE_WINDOW = 20
 
     def apply(self, event: dict) -> None:
         """Fold one valid event (``training.run.schema.check_event``) into the state."""
-        self.applied += 1
         kind = event["event"]
         t = event.get("time")
         if isinstance(t, (int, float)):
