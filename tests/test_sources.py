@@ -8,6 +8,7 @@ from conftest import SHARED_DATA, make_kermany_tree, needs_shared_data, write_di
 from training.data.patients import parse_name
 from training.data.records import DataError, UnreadableImage
 from training.data.sources import open_source
+from training.data.stats import compute_stats
 
 
 @pytest.mark.parametrize(
@@ -187,3 +188,23 @@ def test_shared_chest_xray_listing():
     assert counts == {("test", "NORMAL"): 234, ("test", "PNEUMONIA"): 390, ("val", "NORMAL"): 8,
                       ("val", "PNEUMONIA"): 8, ("train", "NORMAL"): 84, ("train", "PNEUMONIA"): 168}
     assert all(r.patient for r in source.records()) and source.problems == []
+
+
+def test_a_symlinked_folder_in_a_class_folder_never_relabels_images(tmp_path):
+    # A link to train/ inside train/NORMAL/ used to make every film NORMAL (and call the real PNEUMONIA folder a
+    # loop); a link inside PNEUMONIA/ to a folder of NORMAL films added them to PNEUMONIA without a word.
+    make_kermany_tree(tmp_path / "data", {"train/NORMAL": ["IM-0001-0001.jpeg", "IM-0002-0001.jpeg"],
+                                          "train/PNEUMONIA": ["person1_virus_1.jpeg", "person2_bacteria_2.jpeg"]})
+    make_kermany_tree(tmp_path / "elsewhere", {"NORMAL": ["IM-0100-0001.jpeg", "IM-0101-0001.jpeg"]})
+    train = tmp_path / "data" / "train"
+    os.symlink(train, train / "NORMAL" / "link")
+    os.symlink(tmp_path / "elsewhere" / "NORMAL", train / "PNEUMONIA" / "more")
+    source = open_source(tmp_path / "data")
+    labels = sorted((r.id, r.label) for r in source.records())
+    assert labels == [("train/NORMAL/IM-0001-0001.jpeg", 0), ("train/NORMAL/IM-0002-0001.jpeg", 0),
+                      ("train/PNEUMONIA/person1_virus_1.jpeg", 1), ("train/PNEUMONIA/person2_bacteria_2.jpeg", 1)]
+    problems = {p.path: p.reason for p in source.problems}
+    assert "symlink loop" in problems["train/NORMAL/link"] and "not followed" in problems["train/NORMAL/link"]
+    assert "symlinked folder inside a class folder" in problems["train/PNEUMONIA/more"]
+    stats = compute_stats(tmp_path / "data")
+    assert stats["splits"]["train"] == {"NORMAL": 2, "PNEUMONIA": 2}

@@ -5,6 +5,12 @@ Mendeley zip unpacks), or one split folder with the class folders directly in
 it. Split, class names and extensions are matched case-insensitively.
 Anything odd found while listing (unknown class folder, symlink loop, empty
 split) becomes a ``Problem``; the listing itself never raises.
+
+An image's class is the class folder it really sits in. A class folder may
+itself be a symlink (to where the films are kept), but a symlinked folder
+*inside* a class folder is never followed: its images would take this
+folder's class whatever they are (a link to ``train/`` inside
+``train/NORMAL/`` would make every film NORMAL), so it is listed as a problem.
 """
 
 from __future__ import annotations
@@ -97,10 +103,9 @@ class FolderSource(DataSource):
 
     def _list(self) -> list[Record]:
         records: list[Record] = []
-        seen: set[tuple[int, int]] = set()
         for split_dir, split in sorted(self._split_dirs.items()):
             before = len(self.problems)
-            found = self._list_split(split_dir, split, seen)
+            found = self._list_split(split_dir, split)
             if not found:
                 # One line for an empty split, not one per empty class folder in it.
                 self.problems[before:] = [p for p in self.problems[before:] if "holds no images" not in p.reason]
@@ -109,7 +114,7 @@ class FolderSource(DataSource):
         records.sort(key=lambda r: r.id)
         return records
 
-    def _list_split(self, split_dir: Path, split: str, seen: set) -> list[Record]:
+    def _list_split(self, split_dir: Path, split: str) -> list[Record]:
         records: list[Record] = []
         present = set()
         for entry in _scandir(split_dir, self.problems, self.root):
@@ -126,7 +131,7 @@ class FolderSource(DataSource):
                     continue
                 present.add(label)
                 found = [
-                    self._record(p, split, label) for p in _walk_images(entry.path, seen, self.problems, self.root)
+                    self._record(p, split, label) for p in _walk_images(entry.path, set(), self.problems, self.root)
                 ]
                 if not found:
                     self.problems.append(Problem(_rel(path, self.root), "class folder holds no images"))
@@ -149,8 +154,10 @@ class FolderSource(DataSource):
 
 
 def _walk_images(folder: str, seen: set, problems: list[Problem], root: Path):
-    """Image paths (str) under ``folder``, following symlinks once (a seen-inode
-    guard stops loops) and reporting everything it skips."""
+    """Image paths (str) under the class folder ``folder``, reporting everything it skips.
+
+    Symlinked folders below it are not followed (see the module docstring); a
+    seen-inode guard still stops a loop through bind mounts."""
     try:
         st = os.stat(folder)
     except OSError as exc:
@@ -166,7 +173,9 @@ def _walk_images(folder: str, seen: set, problems: list[Problem], root: Path):
             continue
         is_image_name = os.path.splitext(entry.name)[1].lower() in LISTED_EXTENSIONS
         if _is_dir(entry):
-            if is_image_name:
+            if entry.is_symlink():
+                problems.append(Problem(_rel(entry.path, root), _symlinked_folder(entry.path)))
+            elif is_image_name:
                 problems.append(Problem(_rel(entry.path, root), "a directory, not an image file"))
             else:
                 yield from _walk_images(entry.path, seen, problems, root)
@@ -176,6 +185,15 @@ def _walk_images(folder: str, seen: set, problems: list[Problem], root: Path):
             problems.append(Problem(_rel(entry.path, root), "broken symlink"))
         else:
             problems.append(Problem(_rel(entry.path, root), "not an image file (extension)"))
+
+
+def _symlinked_folder(link: str) -> str:
+    target = os.path.realpath(link)
+    here = os.path.realpath(os.path.dirname(link))
+    if here == target or here.startswith(target.rstrip(os.sep) + os.sep):
+        return "symlink loop (a link to a folder above it): not followed"
+    return ("symlinked folder inside a class folder: not followed (its images would take this folder's class; "
+            "link the class folder itself instead)")
 
 
 def _scandir(folder: Path, problems: list[Problem], root: Path) -> list[os.DirEntry]:
