@@ -126,6 +126,17 @@ def test_compare_matches_by_id(tmp_path):
     assert "McNemar" in text.stdout and "DeLong" in text.stdout
 
 
+def test_compare_matches_the_same_film_under_either_id_prefix(tmp_path):
+    # An older run given ROOT/test stored NORMAL/x; a run given the Kermany root stores test/NORMAL/x.
+    a = write_run(tmp_path / "run-a", seed=1, images=False)
+    b = write_run(tmp_path / "run-b", seed=2, images=False)
+    (b / "predictions.csv").write_text((b / "predictions.csv").read_text().replace("test/NORMAL/", "NORMAL/")
+                                       .replace("test/PNEUMONIA/", "pneumonia/"))
+    result = invoke("compare", a, b, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_matched"] == 60
+
+
 def test_compare_refuses_runs_on_different_images(tmp_path):
     a = write_run(tmp_path / "run-a", images=False)
     b = write_run(tmp_path / "run-b", images=False)

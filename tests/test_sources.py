@@ -64,7 +64,17 @@ def test_names_and_extensions_are_case_insensitive(tmp_path):
                                  "TEST/Pneumonia": ["person1_virus_1.PNG"]})
     records = open_source(tmp_path).records()
     assert sorted((r.split, r.label) for r in records) == [("test", 1), ("train", 0), ("train", 0)]
-    assert records[0].id.startswith("TEST/Pneumonia/")  # ids keep the names on disk
+    assert records[0].id == "test/PNEUMONIA/person1_virus_1.PNG"  # split and class as the engine spells them
+    assert records[0].path.parts[-3:] == ("TEST", "Pneumonia", "person1_virus_1.PNG")  # the path as on disk
+
+
+def test_an_image_has_one_id_whichever_folder_was_passed(kermany_tree):
+    # A run on a Kermany root and one with --test-data ROOT/test used to store test/NORMAL/x and NORMAL/x.
+    from_root = {r.id for r in open_source(kermany_tree).records() if r.split == "test"}
+    from_split = {r.id for r in open_source(kermany_tree / "test").records()}
+    assert from_root == from_split and all(i.startswith("test/") for i in from_split)
+    (kermany_tree / "test").rename(kermany_tree / "site")  # a folder not named like a split: no split part
+    assert {r.id for r in open_source(kermany_tree / "site").records()} == {i[len("test/"):] for i in from_split}
 
 
 def test_odd_entries_become_problems_not_errors(tmp_path):

@@ -1,7 +1,9 @@
 """Compare two runs on the same test images: McNemar for accuracy, DeLong for AUC.
 
-Cases are matched by id, never by row order: the two runs may list them in a
-different order, and only the images both runs scored are compared.
+Cases are matched by image, never by row order: the two runs may list them in a
+different order, and only the images both runs scored are compared. An image is
+matched by its class and path inside the class folder (``image_key``), so a
+run given a Kermany root and one given its ``test`` folder compare.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data.sources.folder import image_key
 from training.evaluation.review_cases import load_rows, split_rows
 from training.metrics.significance import delong, mcnemar
 from training.run.operating_point import load_threshold
 
 
 def compare_runs(run_a: Path, run_b: Path, split: str = "test") -> dict:
-    rows_a = {r["id"]: r for r in split_rows(load_rows(run_a), split)}
-    rows_b = {r["id"]: r for r in split_rows(load_rows(run_b), split)}
+    rows_a = _by_image(load_rows(run_a), split)
+    rows_b = _by_image(load_rows(run_b), split)
     common = sorted(rows_a.keys() & rows_b.keys())
     if not common:
         raise ValueError(f"the two runs share no {split} images (ids differ): not comparable")
@@ -46,6 +49,11 @@ def compare_runs(run_a: Path, run_b: Path, split: str = "test") -> dict:
     except ValueError as exc:
         result["delong"] = {"error": str(exc)}
     return result
+
+
+def _by_image(rows: list[dict], split: str) -> dict[str, dict]:
+    """The split's rows keyed by ``image_key``: the same film matches whichever folder each run was given."""
+    return {image_key(r["id"]): r for r in split_rows(rows, split)}
 
 
 def format_comparison(result: dict) -> str:

@@ -11,6 +11,12 @@ itself be a symlink (to where the films are kept), but a symlinked folder
 *inside* a class folder is never followed: its images would take this
 folder's class whatever they are (a link to ``train/`` inside
 ``train/NORMAL/`` would make every film NORMAL), so it is listed as a problem.
+
+Every image gets one canonical id, whichever folder was passed:
+``<split>/<CLASS>/<path inside the class folder>`` (``test/NORMAL/IM-0001-0001.jpeg``
+from a Kermany root and from its ``test`` folder alike; the split and class
+spelled as the engine spells them, the rest as on disk). A folder of class
+folders that is not named like a split has ids without the split part.
 """
 
 from __future__ import annotations
@@ -130,8 +136,10 @@ class FolderSource(DataSource):
                         )
                     continue
                 present.add(label)
+                prefix = _id_prefix(split_dir, label)
                 found = [
-                    self._record(p, split, label) for p in _walk_images(entry.path, set(), self.problems, self.root)
+                    self._record(p, split, label, prefix, len(entry.path))
+                    for p in _walk_images(entry.path, set(), self.problems, self.root)
                 ]
                 if not found:
                     self.problems.append(Problem(_rel(path, self.root), "class folder holds no images"))
@@ -144,13 +152,32 @@ class FolderSource(DataSource):
                     self.problems.append(Problem(_rel(split_dir, self.root) or ".", f"no {name} folder"))
         return records
 
-    def _record(self, path: str, split: str, label: int) -> Record:
+    def _record(self, path: str, split: str, label: int, prefix: str, class_dir_length: int) -> Record:
         # Plain string work: pathlib costs ~50 us per call, 0.3 s on a 6k-file tree.
-        rel = path[len(str(self.root).rstrip(os.sep)) + 1 :].replace(os.sep, "/")
-        patient, subtype = parse_name(rel.rsplit("/", 1)[-1])
+        inside = path[class_dir_length + 1 :].replace(os.sep, "/")
+        patient, subtype = parse_name(inside.rsplit("/", 1)[-1])
         if label == 0:
             subtype = None
-        return Record(id=rel, split=split, label=label, subtype=subtype, patient=patient, path=Path(path))
+        return Record(id=prefix + inside, split=split, label=label, subtype=subtype, patient=patient, path=Path(path))
+
+
+def image_key(image_id: str) -> str:
+    """What names an image within its split, whatever form its id has: ``NORMAL/IM-0001-0001.jpeg`` for
+    ``test/NORMAL/IM-0001-0001.jpeg``, for an older run's ``NORMAL/IM-0001-0001.jpeg`` (stored relative to the
+    folder that was passed) and for ``TEST/normal/IM-0001-0001.jpeg`` alike."""
+    parts = image_id.split("/")
+    if len(parts) > 1 and parts[0].lower() in SPLIT_NAMES:
+        parts = parts[1:]
+    if len(parts) > 1 and parts[0].lower() in CLASS_NAMES:
+        parts[0] = CLASSES[CLASS_NAMES[parts[0].lower()]]
+    return "/".join(parts)
+
+
+def _id_prefix(split_dir: Path, label: int) -> str:
+    """``test/NORMAL/``: the split folder's name as the engine spells it (none when the folder is not
+    named like a split), then the class."""
+    split = SPLIT_NAMES.get(split_dir.name.lower())
+    return f"{split}/{CLASSES[label]}/" if split else f"{CLASSES[label]}/"
 
 
 def _walk_images(folder: str, seen: set, problems: list[Problem], root: Path):
