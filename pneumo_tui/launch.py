@@ -24,8 +24,13 @@ from training.run.store import is_run_dir
 
 
 def pneumo_command() -> list[str]:
-    """How to run ``pneumo`` with the same interpreter as the app (works without the console script on PATH)."""
-    return [sys.executable, "-c", "from pneumo_tui.cli import main; main()"]
+    """How to run ``pneumo`` with the same interpreter as the app, named so that ``ps``, ``htop`` and
+    ``pgrep -f "pneumo train"`` show what it is: the installed ``pneumo`` script beside the interpreter
+    (``python .../bin/pneumo train ...``), else ``python -m pneumo_tui``. Neither needs ``pneumo`` on PATH."""
+    script = Path(sys.executable).with_name("pneumo")
+    if script.is_file():
+        return [sys.executable, str(script)]
+    return [sys.executable, "-m", "pneumo_tui"]
 
 
 @dataclass

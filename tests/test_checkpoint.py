@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from engine_helpers import square_data
@@ -44,9 +45,24 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_the_code_never_runs(tmp
     marker = tmp_path / "code-ran"
     evil = tmp_path / "best.pt"
     torch.save({"model": {}, "payload": RunsCode(marker)}, evil)
-    with pytest.raises(CheckpointRefused, match="refused to load .*best.pt.*run code"):
+    with pytest.raises(CheckpointRefused, match="refused to load .*best.pt.*run code") as refused:
         load_checkpoint(evil)
     assert not marker.exists()
+    # In our words: nothing of torch's advice to re-run torch.load with weights_only=False.
+    message = str(refused.value)
+    assert "weights_only" not in message and "torch.load" not in message and "\n" not in message
+    assert "a Python object (" in message and "will not open it" in message
+
+
+def test_random_bytes_and_folders_are_not_called_pickled_objects(tmp_path):
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint") as info:
+        load_checkpoint(noise)
+    assert not isinstance(info.value, CheckpointRefused)
+    (tmp_path / "folder.pt").mkdir()
+    with pytest.raises(CheckpointError, match="a folder is there"):
+        load_checkpoint(tmp_path / "folder.pt")
 
 
 def test_cli_refuses_a_poisoned_run_with_one_line(tmp_path):

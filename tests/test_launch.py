@@ -1,13 +1,14 @@
 """The detached launcher: own session, output to a log, run folder found, SIGINT stop."""
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from pneumo_tui.launch import StopError, TrainSettings, launch, stop_training
+from pneumo_tui.launch import StopError, TrainSettings, launch, pneumo_command, stop_training
 from training.run.events import read_events
 from training.run.paths import RunPaths
 
@@ -20,6 +21,19 @@ def test_settings_become_pneumo_train_arguments(tmp_path):
         "train", "cnn3", "--data", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
         "--epochs", "2", "--image-size", "64", "--set", "lr=0.01",
     ]
+
+
+def test_a_trainer_started_from_the_app_shows_as_pneumo_train_in_ps(tmp_path):
+    # It used to show as `python3 -c from pneumo_tui.cli import main; main() train ...`.
+    launched = launch(["train", "--resume", str(tmp_path / "no-such-run"), "--runs", str(tmp_path)], tmp_path,
+                      program=None)
+    try:
+        cmdline = Path(f"/proc/{launched.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        assert "pneumo train --resume" in cmdline and " -c " not in cmdline
+        probe = subprocess.run(pneumo_command() + ["--help"], capture_output=True, text=True, timeout=60)
+        assert probe.returncode == 0 and "Usage: pneumo" in probe.stdout
+    finally:
+        launched.process.wait(timeout=60)
 
 
 def _wait(predicate, timeout=10.0):

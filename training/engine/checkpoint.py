@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
+import zipfile
 from pathlib import Path
 
 import torch
 
-from training.core.errors import PneumoError
+from training.core.errors import PneumoError, one_line
 from training.core.fileio import atomic_write_bytes
 from training.run.paths import RunPaths
 from training.run.store import load_config
@@ -45,21 +47,26 @@ def save_checkpoint(path: Path, state: dict) -> None:
 def load_checkpoint(path: Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        raise CheckpointError(f"no checkpoint at {path}" + (" (a folder is there)" if path.is_dir() else ""))
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"cannot read checkpoint {path}: not a PyTorch checkpoint (not the zip archive "
+                              "torch.save writes)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        found = _UNSAFE.search(str(exc))
+        if found is None:
+            raise CheckpointError(f"cannot read checkpoint {path}: its contents are damaged") from None
         raise CheckpointRefused(
-            f"refused to load {path}: it holds pickled objects other than tensors and plain data "
-            f"({_first_line(exc)}); a checkpoint like that can run code when opened"
+            f"refused to load {path}: it holds a Python object ({found.group(1)[:80]}) besides tensors and plain "
+            "data, and an object like that can run code when it is opened; pneumo will not open it"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(exc)}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {one_line(exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+# How torch names the object a weights-only load refused (only the name is kept, never torch's advice).
+_UNSAFE = re.compile(r"Unsupported global: GLOBAL ([A-Za-z_][\w.]*)")
 
 
 def load_model_from_run(run_dir: Path, which: str = "best", device: str | torch.device = "cpu"):
