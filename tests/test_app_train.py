@@ -89,7 +89,7 @@ async def test_stop_then_resume_from_the_train_screen(tmp_path, monkeypatch):
 
         await until(lambda: view.follower is not None and view.follower.series.epochs, "the first epoch")
         await pilot.press("x")  # Stop: SIGINT, the trainer checkpoints and says so
-        await until(lambda: view.follower.status == "finished", "the stop")
+        await until(lambda: view.follower.status == "stopped", "the stop")  # resumable, not "finished"
         assert view.follower.series.lifecycle["reason"] == "interrupted"
         stopped_at = max(view.follower.series.epochs)
         assert RunPaths(view.follower.run_dir).last_checkpoint.exists()
@@ -97,4 +97,4 @@ async def test_stop_then_resume_from_the_train_screen(tmp_path, monkeypatch):
         await until(lambda: view.follower.series.lifecycle["event"] == "run_resumed", "the resume")
         await until(lambda: max(view.follower.series.epochs) > stopped_at, "a resumed epoch")
         await pilot.press("x")
-        await until(lambda: view.follower.status == "finished", "the second stop")
+        await until(lambda: view.follower.status == "stopped", "the second stop")

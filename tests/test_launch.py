@@ -28,7 +28,9 @@ def test_a_trainer_started_from_the_app_shows_as_pneumo_train_in_ps(tmp_path):
     launched = launch(["train", "--resume", str(tmp_path / "no-such-run"), "--runs", str(tmp_path)], tmp_path,
                       program=None)
     try:
-        cmdline = Path(f"/proc/{launched.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        proc = Path(f"/proc/{launched.pid}/cmdline")
+        assert _wait(lambda: proc.read_bytes(), timeout=10)  # empty until the new program is in place
+        cmdline = proc.read_bytes().replace(b"\0", b" ").decode()
         assert "pneumo train --resume" in cmdline and " -c " not in cmdline
         probe = subprocess.run(pneumo_command() + ["--help"], capture_output=True, text=True, timeout=60)
         assert probe.returncode == 0 and "Usage: pneumo" in probe.stdout

@@ -86,3 +86,31 @@ async def test_runs_eval_and_the_app_show_the_same_best_val_metric(tmp_path):
         await pilot.press("enter")  # attach: the Train screen follows it
         await pilot.pause()
         assert "epoch 2 AUC 0.850" in screen_text(app)  # the progress panel's best line
+
+
+def _ended_run(runs, name, reason):
+    run = runs / name
+    run.mkdir(parents=True)
+    with EventWriter(RunPaths(run).events) as w:
+        w.write("run_started", run_id=name, model="cnn3", epochs=5)
+        w.write("epoch", epoch=1, val_auc=0.7)
+        w.write("run_finished", reason=reason, best_epoch=1)
+    return run
+
+
+async def test_a_run_stopped_on_request_is_stopped_not_finished(tmp_path):
+    # A run stopped with x (SIGINT) showed as "finished", the word of a completed run, and --json had no reason.
+    runs = tmp_path / "runs"
+    for name, reason in (("a-stopped", "interrupted"), ("b-done", "completed"), ("c-early", "early_stopping")):
+        _ended_run(runs, name, reason)
+    listed = {r["run_id"]: r for r in json.loads(CliRunner().invoke(cli, ["runs", "--runs", str(runs),
+                                                                          "--json"]).stdout)}
+    assert [(listed[n]["status"], listed[n]["reason"]) for n in ("a-stopped", "b-done", "c-early")] == [
+        ("stopped", "interrupted"), ("finished", "completed"), ("finished", "early_stopping")]
+    table = CliRunner().invoke(cli, ["runs", "--runs", str(runs)], env={"COLUMNS": "200"}).stdout
+    assert "stopped" in table
+    app = PneumoApp(runs_dir=runs, welcome=False, poll_interval=0, image_protocol="none")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("3")
+        await wait_for_runs(pilot)
+        assert "stopped (resumable)" in screen_text(app)

@@ -208,7 +208,7 @@ def runs(
     runs_alias: Path | None = RUNS_DIR_ALIAS,
     as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
 ) -> None:
-    """Every run with status (running, finished, failed, stale), model, epochs, best val metric, test metrics."""
+    """Every run with status (running, finished, stopped, failed, stale), model, epochs, best val metric, test."""
     from training.run.state import list_runs
 
     runs_dir = runs_folder(runs_dir, runs_alias)

@@ -9,12 +9,13 @@ from textual.widgets import Static
 from training.run.schema import BEST_VAL_SCORE
 from training.run.state import Progress, RunReader
 
-STATUS_STYLES = {"running": "bold green", "finished": "bold", "failed": "bold red", "stale": "bold yellow"}
+STATUS_STYLES = {"running": "bold green", "finished": "bold", "stopped": "bold cyan", "failed": "bold red",
+                 "stale": "bold yellow"}
 
 
 def status_text(status: str) -> Text:
     # The word itself carries the meaning, so NO_COLOR loses nothing.
-    label = {"stale": "stale (writer died)"}.get(status, status)
+    label = {"stale": "stale (writer died)", "stopped": "stopped (resumable)"}.get(status, status)
     return Text(label, style=STATUS_STYLES.get(status, ""))
 
 

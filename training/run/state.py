@@ -69,6 +69,7 @@ class RunSummary:
     test: dict = field(default_factory=dict)
     started: float | None = None
     synthetic: bool = False
+    reason: str | None = None  # how it ended: completed, early_stopping, interrupted, or the error of a failed run
 
     def to_json(self) -> dict:
         d = self.__dict__.copy()
@@ -172,6 +173,14 @@ class RunState:
         """The run_failed event, when that is how the run ended."""
         return self.lifecycle if self.lifecycle and self.lifecycle["event"] == "run_failed" else None
 
+    @property
+    def end_reason(self) -> str | None:
+        """How the run ended: run_finished's reason, or the error of a failed run (None while it has not ended)."""
+        if not self.lifecycle or self.lifecycle["event"] not in ("run_finished", "run_failed"):
+            return None
+        ended = self.lifecycle
+        return ended.get("reason") if ended["event"] == "run_finished" else ended.get("error")
+
     def epoch_series(self, metric: str) -> tuple[list[int], list[float]]:
         xs, ys = [], []
         for epoch in sorted(self.epochs):
@@ -187,11 +196,20 @@ class RunState:
         return {k: test[k] for k in HEADLINE if k in test}
 
 
+STATUSES = {
+    "running": "a trainer holds the run's lock and writes it now",
+    "finished": "training ended: all its epochs, or stopped early by its early-stopping rule",
+    "stopped": "stopped on request (Ctrl-C, SIGTERM, the app's x) after saving a checkpoint: resumable",
+    "failed": "training stopped on an error (run_failed says which)",
+    "stale": "the trainer died without a word (killed, or its machine went down): resumable from last.pt",
+}
+
+
 def status_of(lifecycle: dict | None, lock_path: Path) -> str:
-    """running, finished, failed or stale (the writer died without saying so)."""
+    """One of ``STATUSES``: from the last lifecycle event, and the lock when there is none yet."""
     last = lifecycle["event"] if lifecycle else None
     if last == "run_finished":
-        return "finished"
+        return "stopped" if lifecycle.get("reason") == "interrupted" else "finished"
     if last == "run_failed":
         return "failed"
     holder = read_holder(lock_path)
@@ -291,6 +309,7 @@ class RunReader:
             test=s.test_headline(),
             started=s.started.get("time"),
             synthetic=self.synthetic,
+            reason=s.end_reason,
         )
 
     def progress(self) -> Progress:
