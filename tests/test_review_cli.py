@@ -104,6 +104,29 @@ def test_threshold_is_chosen_on_validation_only(tmp_path):
     assert both.exit_code == 1 and "choose one" in both.output
 
 
+def test_an_operating_point_says_what_it_stands_on_and_warns_when_that_is_little(tmp_path):
+    # Youden chosen on 10 demo val images was shown with no word of how little it stands on.
+    small = write_run(tmp_path / "small", n_val=10, images=False)
+    shown = invoke("threshold", small, "--youden").stdout
+    assert "on 10 validation images (" in shown and "(95% Wilson)" in shown
+    assert "warning: this operating point stands on only 10 images" in shown and "at least 100" in shown
+    big = write_run(tmp_path / "big", n_val=400, images=False)
+    assert "warning" not in invoke("threshold", big, "--youden").stdout
+    default = invoke("threshold", write_run(tmp_path / "plain", images=False)).stdout
+    assert default.startswith("threshold 0.5000 (the default: no operating point chosen yet)")
+
+
+def test_wilson_intervals_match_scipy():
+    from scipy.stats import binomtest
+
+    from training.metrics.thresholds import wilson_interval
+
+    for k, n in ((0, 1), (13, 14), (7, 28), (390, 390), (5, 234)):
+        reference = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson_interval(k, n) == pytest.approx((reference.low, reference.high), abs=1e-9)
+    assert wilson_interval(0, 0) == (None, None)
+
+
 def test_compare_matches_by_id(tmp_path):
     a = write_run(tmp_path / "run-a", seed=1)
     b = write_run(tmp_path / "run-b", seed=2, separation=0.5, shuffle=True)
@@ -211,7 +234,8 @@ def test_a_site_sample_sets_the_threshold_and_the_runs_own_data_is_refused(tmp_p
     assert load_threshold(run) == pytest.approx(youden(labels, probabilities))
     saved = json.loads((run / "threshold.json").read_text())
     assert saved["how"].startswith("youden on 16 site images") and saved["n_site"] == 16
-    assert "on the site sample (8 NORMAL, 8 PNEUMONIA)" in result.stdout
+    assert "on 16 site images (8 NORMAL, 8 PNEUMONIA)" in result.stdout
+    assert "warning: this operating point" in result.stdout
 
     copy_of_test = shutil.copytree(tmp_path / "demo" / "test", tmp_path / "elsewhere")
     refused = {

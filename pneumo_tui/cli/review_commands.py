@@ -116,7 +116,7 @@ def threshold(
     """
     from training.evaluation.review_cases import labels_and_probabilities, load_rows, split_rows
     from training.metrics.binary import binary_metrics
-    from training.metrics.thresholds import threshold_for_sensitivity
+    from training.metrics.thresholds import operating_point_support, threshold_for_sensitivity
     from training.metrics.thresholds import youden as youden_threshold
     from training.run.operating_point import load_operating_point, save_threshold
 
@@ -141,21 +141,34 @@ def threshold(
             saved = load_operating_point(run_dir)
             chosen, how = saved["threshold"], None
     metrics = binary_metrics(labels, probs, chosen)
+    support = operating_point_support(labels, probs, chosen)
     if how is not None:
         save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"],
-                       val_specificity=metrics["specificity"])
+                       val_specificity=metrics["specificity"], n_val=support["n"])
         typer.echo(f"saved threshold {chosen:.4f} ({how}) to {RunPaths(run_dir).threshold}")
     else:
         typer.echo(f"threshold {chosen:.4f} ({saved['how']})")
-    typer.echo("on validation: " + ", ".join(
-        f"{k} {metrics[k]:.3f}" for k in ("sensitivity", "specificity", "precision", "npv", "accuracy")
-        if metrics[k] is not None))
+    _print_support("validation", support, metrics)
+
+
+def _print_support(where: str, support: dict, metrics: dict) -> None:
+    """The images an operating point stands on, its figures there with 95% intervals, and a warning if too few."""
+    def interval(name: str) -> str:
+        f = support[name]
+        return "-" if f["value"] is None else f"{f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]"
+
+    typer.echo(f"on {support['n']} {where} images ({support['n_negative']} NORMAL, {support['n_positive']} PNEUMONIA):"
+               f" sensitivity {interval('sensitivity')}, specificity {interval('specificity')} (95% Wilson), "
+               + ", ".join(f"{k} {metrics[k]:.3f}" for k in ("precision", "npv", "accuracy") if metrics[k] is not None))
+    if support["warning"]:
+        typer.echo(f"warning: {support['warning']}")
 
 
 def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
     from training.data.records import DataError
     from training.evaluation.site_calibration import choose_site_threshold
     from training.metrics.binary import binary_metrics
+    from training.metrics.thresholds import operating_point_support
     from training.run.operating_point import save_threshold
 
     with user_errors(DataError, *_ERRORS):
@@ -166,8 +179,7 @@ def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
     save_threshold(run_dir, site.threshold, site.how, n_site=len(site.labels),
                    site_sensitivity=metrics["sensitivity"], site_specificity=metrics["specificity"])
     typer.echo(f"saved threshold {site.threshold:.4f} ({site.how}) to {RunPaths(run_dir).threshold}")
-    typer.echo(f"on the site sample ({int((site.labels == 0).sum())} NORMAL, {int(site.labels.sum())} PNEUMONIA): "
-               + ", ".join(f"{k} {metrics[k]:.3f}" for k in ("sensitivity", "specificity", "accuracy")))
+    _print_support("site", operating_point_support(site.labels, site.probabilities, site.threshold), metrics)
 
 
 def register(app: typer.Typer) -> None:

@@ -110,3 +110,47 @@ def choose_threshold(rule: str, labels, probabilities, where: str = "val") -> tu
     if kind == "youden":
         return youden(labels, probabilities), f"youden on {where}"
     return threshold_for_sensitivity(labels, probabilities, value), f"sensitivity>={value:g} on {where}"
+
+
+# ----------------------------------------------------------------------------- how much an operating point stands on
+
+# Fewer validation images than this (or of one class than the second), and an operating point's sensitivity and
+# specificity are too uncertain to act on: with 30 cases of a class, a 95% interval is still about +-0.15 wide.
+MIN_SUPPORT_IMAGES = 100
+MIN_SUPPORT_PER_CLASS = 30
+_Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float | None, float | None]:
+    """The 95% Wilson score interval of a proportion (better than the normal one for small n or p near 0 or 1)."""
+    if n <= 0:
+        return None, None
+    p, z2 = successes / n, _Z95 * _Z95
+    denominator = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denominator
+    half = _Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def operating_point_support(labels, probabilities, threshold: float) -> dict:
+    """How many images an operating point stands on, its sensitivity and specificity there with 95% intervals,
+    and a warning in words when they are too few (``None`` otherwise)."""
+    y, p = _as_arrays(labels, probabilities)
+    called = p >= threshold
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    tp, tn = int((called & (y == 1)).sum()), int((~called & (y == 0)).sum())
+    figures = {}
+    for name, hits, total in (("sensitivity", tp, n_pos), ("specificity", tn, n_neg)):
+        low, high = wilson_interval(hits, total)
+        figures[name] = {"value": hits / total if total else None, "low": low, "high": high}
+    return {"n": len(y), "n_positive": n_pos, "n_negative": n_neg, **figures,
+            "warning": support_warning(len(y), n_pos, n_neg)}
+
+
+def support_warning(n: int, n_positive: int, n_negative: int) -> str | None:
+    """The words that say an operating point stands on too few images, or None when it stands on enough."""
+    if n >= MIN_SUPPORT_IMAGES and min(n_positive, n_negative) >= MIN_SUPPORT_PER_CLASS:
+        return None
+    return (f"this operating point stands on only {n} images ({n_negative} NORMAL, {n_positive} PNEUMONIA; "
+            f"trust needs at least {MIN_SUPPORT_IMAGES}, {MIN_SUPPORT_PER_CLASS} of each class): its sensitivity "
+            "and specificity may be far from what it gives on new films, see the intervals")

@@ -24,7 +24,7 @@ def load_operating_point(run_dir: Path) -> dict:
         info = json.loads(RunPaths(Path(run_dir)).threshold.read_text())
         return {"threshold": float(info["threshold"]), "how": info.get("how", "saved")}
     except (OSError, ValueError, KeyError, TypeError):
-        return {"threshold": DEFAULT_THRESHOLD, "how": "default 0.5 (no operating point chosen yet)"}
+        return {"threshold": DEFAULT_THRESHOLD, "how": "the default: no operating point chosen yet"}
 
 
 def save_threshold(run_dir: Path, threshold: float, how: str, **details) -> None:
