@@ -1,4 +1,9 @@
-"""pneumo report: Markdown plus PNG figures drawn with Pillow."""
+"""pneumo report: Markdown plus PNG figures drawn with matplotlib."""
+
+import csv
+import io
+import subprocess
+import sys
 
 import numpy as np
 from PIL import Image
@@ -6,7 +11,8 @@ from review_fixtures import write_run
 from typer.testing import CliRunner
 
 from pneumo_tui.cli import app
-from training.evaluation.report import draw_confusion, draw_curve
+from training.evaluation import report as report_module
+from training.evaluation.report import draw_confusion, draw_curve, draw_thumbnails, write_report
 from training.evaluation.review_cases import review_cases
 from training.run.review_notes import ReviewNotes
 
@@ -30,15 +36,85 @@ def test_report_writes_markdown_and_figures(tmp_path):
     assert text.count("\n| FN |") + text.count("\n| FP |") == n_errors
 
 
+def _pixels(figure) -> np.ndarray:
+    with Image.open(io.BytesIO(report_module._png_bytes(figure))) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def _texts(figure) -> list:
+    from matplotlib.text import Text
+
+    return [t for t in figure.findobj(Text) if t.get_text()]
+
+
 def test_curve_marks_the_operating_point():
-    image = draw_curve([0, 0.2, 1], [0, 0.8, 1], "ROC", "x", "y", point=(0.2, 0.8), size=300)
-    pixels = np.asarray(image)
+    figure = draw_curve([0, 0.2, 1], [0, 0.8, 1], "ROC", "x", "y", point=(0.2, 0.8), size=300)
+    pixels = _pixels(figure)
+    assert pixels.shape == (300, 300, 3)
     red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
+    ax = figure.axes[0]
+    legend = ax.get_legend().get_window_extent()  # its red marker is not the point
+    red[round(300 - legend.y1):round(300 - legend.y0) + 1, round(legend.x0):round(legend.x1) + 1] = False
     ys, xs = np.nonzero(red)
-    # plot box 60..280 x 40..250: (0.2, 0.8) sits at (104, 82)
-    assert abs(xs.mean() - 104) < 3 and abs(ys.mean() - 82) < 3
+    # where the axes put (0.2, 0.8), in image rows counted from the top
+    x_px, y_px = ax.transData.transform((0.2, 0.8))
+    assert abs(xs.mean() - x_px) < 3 and abs(ys.mean() - (300 - y_px)) < 3
+    assert {"ROC", "x", "y", "operating point"} <= {t.get_text() for t in _texts(figure)}
 
 
-def test_confusion_figure_is_an_image():
-    image = draw_confusion({"tp": 5, "fp": 1, "tn": 7, "fn": 2})
-    assert image.size == (420, 420) and len(set(image.getdata())) > 3
+def test_confusion_figure_shows_counts_and_row_shares():
+    figure = draw_confusion({"tp": 5, "fp": 1, "tn": 7, "fn": 2}, "Confusion matrix (test)")
+    pixels = _pixels(figure)
+    assert pixels.shape == (420, 420, 3) and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 3
+    texts = {t.get_text() for t in _texts(figure)}
+    assert {"5", "1", "7", "2", "TN  88% of row", "FP  12% of row", "FN  29% of row", "TP  71% of row"} <= texts
+    assert {"Confusion matrix (test)", "predicted", "true", "NORMAL", "PNEUMONIA"} <= texts
+
+
+def test_text_from_disk_is_never_mathtext(tmp_path, monkeypatch):
+    """An id or a note with $ is shown as written; as mathtext "$\\bogus$" would even fail to draw."""
+    run = write_run(tmp_path / "run-a")
+    odd_id = "test/PNEUMONIA/$x^2$-$\\bogus$.png"
+    rows = list(csv.DictReader((run / "predictions.csv").open()))
+    # the most confident miss: among the thumbnails whatever else changes
+    missed = min((r for r in rows if r["split"] == "test" and r["label"] == "1"), key=lambda r: float(r["probability"]))
+    missed["id"] = odd_id
+    with open(run / "predictions.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    ReviewNotes(run).set(odd_id, "label doubtful", "costs $5, not $\\alpha$")
+    drawn = {}
+    save = report_module._save_png
+    monkeypatch.setattr(report_module, "_save_png", lambda figure, path: (drawn.setdefault(path.name, figure),
+                                                                          save(figure, path)))
+    text = write_report(run, tmp_path / "report", n_boot=50).read_text()
+    assert odd_id in text
+    captions = [t for t in _texts(drawn["misclassified.png"]) if "$" in t.get_text()]
+    shorten = report_module._shorten  # captions keep the last 25 characters of a long id or note
+    assert sorted(t.get_text() for t in captions) == sorted(
+        [shorten(odd_id, 26), shorten("label doubtful: costs $5, not $\\alpha$", 26)])
+    assert any("$x^2$-$\\bogus$.png" in t.get_text() for t in captions)
+    for figure in drawn.values():
+        for t in _texts(figure):
+            assert not t.get_parse_math() and not t.get_usetex()
+
+
+def test_thumbnail_captions_and_missing_images():
+    cases = [{"kind": "FN", "probability": 0.123, "id": "a/$x^2$.png", "verdict": "agree", "note": ""},
+             {"kind": "FP", "probability": 0.9, "id": "b.png"}]
+    figure = draw_thumbnails(cases, [np.zeros((600, 500), np.uint8), None])
+    texts = [t.get_text() for t in _texts(figure)]
+    assert texts.count("a/$x^2$.png") == 1 and "FN  p=0.123" in texts and "agree" in texts
+    assert "image unavailable" in texts and "FP  p=0.900" in texts
+    assert _pixels(figure).shape[1] > 4 * 160
+
+
+def test_matplotlib_is_imported_lazily_and_never_pyplot(tmp_path):
+    run = write_run(tmp_path / "run-a")
+    code = ("import sys; from training.evaluation.report import write_report; "
+            "print('matplotlib' in sys.modules); "
+            f"write_report({str(run)!r}, {str(tmp_path / 'out')!r}, n_boot=20); "
+            "print('matplotlib.pyplot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

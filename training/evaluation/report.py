@@ -1,17 +1,22 @@
 """``pneumo report RUN --out DIR``: a Markdown report with PNG figures for clinicians.
 
-Figures are drawn with Pillow's ImageDraw (no plotting library needed): ROC
-and PR curves with the operating point marked, the confusion matrix, and
-thumbnails of the misclassified X-rays with the reviewer's notes.
+Figures are drawn with matplotlib on its Agg canvas (a ``Figure`` of its own, never
+pyplot's global state) in matplotlib's default style, whatever a user's matplotlibrc
+says: ROC and PR curves with the operating point marked, the confusion matrix, and
+thumbnails of the misclassified X-rays with the reviewer's notes. Text read from
+disk (ids, verdicts, notes) is shown as written: never parsed as mathtext or TeX.
+matplotlib is imported inside the drawing functions, so importing this module costs
+nothing until a figure is drawn.
 """
 
 from __future__ import annotations
 
+import io
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from training.core.fileio import atomic_write_bytes, atomic_write_text
 from training.evaluation.review_cases import CaseImages, labels_and_probabilities, load_rows, review_cases, split_rows
@@ -22,109 +27,147 @@ from training.run.operating_point import load_operating_point
 from training.run.state import read_run
 from training.run.store import load_config
 
-WHITE, BLACK, GREY, LIGHT = (255, 255, 255), (20, 20, 20), (120, 120, 120), (225, 225, 225)
-BLUE, RED = (31, 90, 180), (200, 40, 40)
+BLUE, RED, GREY, LIGHT = "#1f5ab4", "#c82828", "#787878", "#e1e1e1"
+DPI = 100
 MAX_THUMBNAILS = 24
+LITERAL = {"parse_math": False, "usetex": False}  # for every text: a "$" in an id or a note is a dollar sign
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType
-        return ImageFont.load_default()
+@contextmanager
+def _style():
+    """matplotlib's default look (no TeX, no user colours), whatever the user's matplotlibrc sets."""
+    import matplotlib
+    import matplotlib.style
+
+    with matplotlib.style.context("default"), matplotlib.rc_context({"text.usetex": False, "text.parse_math": False}):
+        yield
 
 
-def _save_png(image: Image.Image, path: Path) -> None:
-    import io
+def _figure(width: int, height: int):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
+
+
+def _png_bytes(figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    with _style():
+        FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def _save_png(figure, path: Path) -> None:
+    atomic_write_bytes(path, _png_bytes(figure))
 
 
 def draw_curve(x, y, title: str, xlabel: str, ylabel: str, point: tuple[float, float] | None = None,
-               diagonal: bool = False, size: int = 480) -> Image.Image:
-    """A line chart on [0, 1] x [0, 1], the operating point as a red dot."""
-    image = Image.new("RGB", (size, size), WHITE)
-    draw = ImageDraw.Draw(image)
-    left, top, right, bottom = 60, 40, size - 20, size - 50
-    font, small = _font(16), _font(12)
-
-    def to_px(u: float, v: float) -> tuple[float, float]:
-        return left + u * (right - left), bottom - v * (bottom - top)
-
-    for tick in np.linspace(0, 1, 6):
-        gx, gy = to_px(tick, tick)
-        draw.line([(gx, top), (gx, bottom)], fill=LIGHT)
-        draw.line([(left, gy), (right, gy)], fill=LIGHT)
-        draw.text((gx, bottom + 6), f"{tick:.1f}", fill=GREY, font=small, anchor="mt")
-        draw.text((left - 6, gy), f"{tick:.1f}", fill=GREY, font=small, anchor="rm")
-    draw.rectangle([left, top, right, bottom], outline=BLACK)
-    if diagonal:
-        draw.line([to_px(0, 0), to_px(1, 1)], fill=GREY, width=1)
-    draw.line([to_px(u, v) for u, v in zip(x, y, strict=True)], fill=BLUE, width=3, joint="curve")
-    if point is not None:
-        px, py = to_px(*point)
-        draw.ellipse([px - 6, py - 6, px + 6, py + 6], fill=RED, outline=BLACK)
-    draw.text((size / 2, 12), title, fill=BLACK, font=font, anchor="mt")
-    draw.text(((left + right) / 2, size - 12), xlabel, fill=BLACK, font=small, anchor="ms")
-    label = Image.new("RGB", (bottom - top, 16), WHITE)
-    ImageDraw.Draw(label).text(((bottom - top) / 2, 8), ylabel, fill=BLACK, font=small, anchor="mm")
-    image.paste(label.rotate(90, expand=True), (6, top))
-    return image
+               diagonal: bool = False, size: int = 480):
+    """A line chart on [0, 1] x [0, 1] (a matplotlib ``Figure``), the operating point as a red dot."""
+    with _style():
+        figure = _figure(size, size)
+        ax = figure.add_subplot()
+        if diagonal:
+            ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1, label="chance")
+        ax.plot(x, y, color=BLUE, linewidth=2, label="model")
+        if point is not None:
+            ax.plot([point[0]], [point[1]], "o", markersize=10, color=RED, markeredgecolor="black", clip_on=False,
+                    zorder=3, label="operating point")
+        ticks = np.linspace(0, 1, 6)
+        ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xticks=ticks, yticks=ticks, aspect="equal")
+        ax.grid(True, color=LIGHT)
+        ax.set_title(title, **LITERAL)
+        ax.set_xlabel(xlabel, **LITERAL)
+        ax.set_ylabel(ylabel, **LITERAL)
+        legend = ax.legend(loc="best")
+        for text in legend.get_texts():
+            text.set(**LITERAL)
+    return figure
 
 
-def draw_confusion(c: dict, size: int = 420) -> Image.Image:
-    """2x2 matrix, rows = truth, columns = prediction, shaded by row share."""
-    image = Image.new("RGB", (size, size), WHITE)
-    draw = ImageDraw.Draw(image)
-    font, big = _font(14), _font(26)
-    cells = {(0, 0): ("TN", c["tn"]), (0, 1): ("FP", c["fp"]), (1, 0): ("FN", c["fn"]), (1, 1): ("TP", c["tp"])}
-    origin, cell = 110, (size - 130) // 2
-    for (row, col), (name, count) in cells.items():
-        row_total = c["tn"] + c["fp"] if row == 0 else c["fn"] + c["tp"]
-        share = count / row_total if row_total else 0.0
-        shade = int(245 - 150 * share)
-        fill = (shade, shade, 255) if row == col else (255, shade, shade)
-        x0, y0 = origin + col * cell, origin + row * cell
-        draw.rectangle([x0, y0, x0 + cell, y0 + cell], fill=fill, outline=BLACK)
-        draw.text((x0 + cell / 2, y0 + cell / 2 - 8), str(count), fill=BLACK, font=big, anchor="mm")
-        draw.text((x0 + cell / 2, y0 + cell / 2 + 22), f"{name}  {share:.0%} of row", fill=BLACK, font=font,
-                  anchor="mm")
-    for i, name in enumerate(("NORMAL", "PNEUMONIA")):
-        draw.text((origin + i * cell + cell / 2, origin - 10), name, fill=BLACK, font=font, anchor="ms")
-        draw.text((origin - 8, origin + i * cell + cell / 2), name, fill=BLACK, font=font, anchor="rm")
-    draw.text((origin + cell, 40), "predicted", fill=GREY, font=font, anchor="ms")
-    draw.text((10, origin - 10), "true", fill=GREY, font=font, anchor="ls")
-    return image
+def draw_confusion(c: dict, title: str = "Confusion matrix", size: int = 420):
+    """2x2 matrix (a matplotlib ``Figure``), rows = truth, columns = prediction: each cell its
+    count and its share of the row, shaded by that share (blue right, red wrong)."""
+    import matplotlib
+
+    cells = [[("TN", c["tn"]), ("FP", c["fp"])], [("FN", c["fn"]), ("TP", c["tp"])]]
+    with _style():
+        figure = _figure(size, size)
+        ax = figure.add_subplot()
+        colours = np.zeros((2, 2, 4))
+        for row, pair in enumerate(cells):
+            row_total = sum(count for _, count in pair)
+            for col, (name, count) in enumerate(pair):
+                share = count / row_total if row_total else 0.0
+                colours[row, col] = matplotlib.colormaps["Blues" if row == col else "Reds"](0.08 + 0.55 * share)
+                ax.text(col, row - 0.08, str(count), ha="center", va="center", fontsize=24, weight="bold", **LITERAL)
+                ax.text(col, row + 0.2, f"{name}  {share:.0%} of row", ha="center", va="center", fontsize=11,
+                        **LITERAL)
+        ax.imshow(colours)
+        names = ("NORMAL", "PNEUMONIA")
+        ax.set_xticks([0, 1], names, **LITERAL)
+        ax.set_yticks([0, 1], names, rotation=90, va="center", **LITERAL)
+        ax.tick_params(length=0)
+        ax.set_xticks([0.5], minor=True)
+        ax.set_yticks([0.5], minor=True)
+        ax.tick_params(which="minor", length=0)
+        ax.grid(which="minor", color="white", linewidth=3)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_xlabel("predicted", **LITERAL)
+        ax.set_ylabel("true", **LITERAL)
+        ax.set_title(title, **LITERAL)
+    return figure
 
 
-def draw_thumbnails(cases: list[dict], images: list[np.ndarray | None], thumb: int = 160,
-                    columns: int = 4) -> Image.Image:
-    """A grid of X-ray thumbnails, each captioned with kind, probability, verdict and note."""
+def draw_thumbnails(cases: list[dict], images: list[np.ndarray | None], thumb: int = 160, columns: int = 4):
+    """A grid of X-ray thumbnails (a matplotlib ``Figure``), each captioned with kind,
+    probability, id, and the reviewer's verdict and note. Laid out in pixels, every tile
+    the same ``thumb`` square (an image keeps its aspect inside it)."""
+    from matplotlib.patches import Rectangle
+
     rows = max(1, -(-len(cases) // columns))
-    caption_h = 58
-    sheet = Image.new("RGB", (columns * (thumb + 10) + 10, rows * (thumb + caption_h + 10) + 10), WHITE)
-    draw = ImageDraw.Draw(sheet)
-    font = _font(11)
-    for i, (case, pixels) in enumerate(zip(cases, images, strict=True)):
-        x0 = 10 + (i % columns) * (thumb + 10)
-        y0 = 10 + (i // columns) * (thumb + caption_h + 10)
-        if pixels is None:
-            draw.rectangle([x0, y0, x0 + thumb, y0 + thumb], fill=LIGHT, outline=GREY)
-            draw.text((x0 + thumb / 2, y0 + thumb / 2), "image unavailable", fill=GREY, font=font, anchor="mm")
-        else:
-            tile = Image.fromarray(pixels).convert("RGB")
-            scale = thumb / max(tile.size)  # small images are enlarged too
-            tile = tile.resize((max(1, round(tile.width * scale)), max(1, round(tile.height * scale))), Image.BILINEAR)
-            sheet.paste(tile, (x0 + (thumb - tile.width) // 2, y0 + (thumb - tile.height) // 2))
-        colour = RED if case["kind"] == "FN" else BLUE
-        lines = [f"{case['kind']}  p={case['probability']:.3f}", _shorten(case["id"], 26)]
-        if case.get("verdict") or case.get("note"):
-            lines.append(_shorten(f"{case.get('verdict') or ''}: {case.get('note') or ''}".strip(": "), 26))
-        for j, line in enumerate(lines):
-            draw.text((x0, y0 + thumb + 4 + j * 16), line, fill=colour if j == 0 else BLACK, font=font)
-    return sheet
+    caption_h, gap = 58, 20
+    width, height = columns * (thumb + gap) + gap, rows * (thumb + caption_h + gap) + gap
+    with _style():
+        figure = _figure(width, height)
+        figure.set_layout_engine("none")
+        for i, (case, pixels) in enumerate(zip(cases, images, strict=True)):
+            left = gap + (i % columns) * (thumb + gap)
+            top = gap + (i // columns) * (thumb + caption_h + gap)
+            ax = figure.add_axes((left / width, 1 - (top + thumb) / height, thumb / width, thumb / height))
+            ax.set_axis_off()
+            if pixels is None:
+                ax.add_patch(Rectangle((0, 0), 1, 1, transform=ax.transAxes, facecolor=LIGHT, edgecolor=GREY))
+                ax.text(0.5, 0.5, "image unavailable", transform=ax.transAxes, ha="center", va="center", color=GREY,
+                        fontsize=9, **LITERAL)
+            else:
+                pixels = _shrink(np.asarray(pixels), thumb)
+                grey_8bit = pixels.ndim == 2 and pixels.dtype == np.uint8
+                ax.imshow(pixels, cmap="gray", vmin=0 if grey_8bit else None, vmax=255 if grey_8bit else None)
+            lines = [f"{case['kind']}  p={case['probability']:.3f}", _shorten(case["id"], 26)]
+            if case.get("verdict") or case.get("note"):
+                lines.append(_shorten(f"{case.get('verdict') or ''}: {case.get('note') or ''}".strip(": "), 26))
+            colour = RED if case["kind"] == "FN" else BLUE
+            for j, line in enumerate(lines):
+                figure.text(left / width, 1 - (top + thumb + 4 + 16 * j) / height, line, ha="left", va="top",
+                            fontsize=7.5, color=colour if j == 0 else "black", weight="bold" if j == 0 else "normal",
+                            **LITERAL)
+    return figure
+
+
+def _shrink(pixels: np.ndarray, size: int) -> np.ndarray:
+    """An 8-bit image scaled down to fit ``size`` pixels (matplotlib would resample a
+    full-size X-ray at every draw: seconds for a sheet); other arrays as they are."""
+    if pixels.dtype != np.uint8 or max(pixels.shape[:2]) <= size:
+        return pixels
+    from PIL import Image
+
+    image = Image.fromarray(pixels)
+    scale = size / max(image.size)
+    return np.asarray(image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                   Image.BILINEAR))
 
 
 def _shorten(text: str, width: int) -> str:
@@ -162,7 +205,8 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
         _save_png(draw_curve(np.r_[0.0, recall], np.r_[precision[0], precision], f"Precision-recall ({split})",
                              "recall (sensitivity)", "precision (PPV)", point), out_dir / "pr.png")
         figures = {"roc": "roc.png", "pr": "pr.png"}
-    _save_png(draw_confusion(metrics["confusion"]), out_dir / "confusion.png")
+    _save_png(draw_confusion(metrics["confusion"], f"Confusion matrix ({split}), threshold {threshold:.3f}"),
+              out_dir / "confusion.png")
 
     cases = review_cases(run_dir, split=split, threshold=threshold)
     shown = cases[:MAX_THUMBNAILS]

@@ -1,4 +1,9 @@
-"""Binary classification metrics at a threshold, with PNEUMONIA as the positive class."""
+"""Binary classification metrics at a threshold, with PNEUMONIA as the positive class.
+
+The confusion matrix and ROC AUC are scikit-learn's, the field's reference. It is
+imported inside the functions: ``import sklearn.metrics`` takes about a second, and
+this module is reached by the app's screens and the CLI, which must start fast.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +11,31 @@ import numpy as np
 
 
 def confusion(labels, probabilities, threshold: float = 0.5) -> dict:
+    """``{"tp", "fp", "tn", "fn"}`` when ``probability >= threshold`` is called PNEUMONIA (label 1)."""
+    from sklearn.metrics import confusion_matrix  # lazy: sklearn.metrics takes ~1 s to import
+
     y = np.asarray(labels).astype(int)
     pred = (np.asarray(probabilities, dtype=float) >= threshold).astype(int)
-    return {
-        "tp": int(((pred == 1) & (y == 1)).sum()),
-        "fp": int(((pred == 1) & (y == 0)).sum()),
-        "tn": int(((pred == 0) & (y == 0)).sum()),
-        "fn": int(((pred == 0) & (y == 1)).sum()),
-    }
+    if y.size == 0:  # sklearn refuses empty input; no cases is no counts
+        return {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
+    (tn, fp), (fn, tp) = confusion_matrix(y, pred, labels=[0, 1])
+    return {"tp": int(tp), "fp": int(fp), "tn": int(tn), "fn": int(fn)}
 
 
 def roc_auc(labels, probabilities) -> float | None:
-    """Mann-Whitney AUC with ties counted half; None when one class is absent."""
+    """ROC AUC (ties count half, as in Mann-Whitney); None when one class is absent."""
+    from sklearn.metrics import roc_auc_score  # lazy: sklearn.metrics takes ~1 s to import
+
     y = np.asarray(labels).astype(int)
-    p = np.asarray(probabilities, dtype=float)
-    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
-    if n_pos == 0 or n_neg == 0:
+    n_pos = int((y == 1).sum())
+    if n_pos == 0 or n_pos == y.size:
         return None
-    order = p.argsort(kind="mergesort")
-    ranks = np.empty(len(p), dtype=float)
-    sorted_p = p[order]
-    # average ranks over ties
-    _, first, counts = np.unique(sorted_p, return_index=True, return_counts=True)
-    avg = first + (counts - 1) / 2.0 + 1.0
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    p = np.asarray(probabilities, dtype=float)
+    if not np.isfinite(p).all():
+        # scikit-learn refuses NaN, which a diverged model gives; the AUC depends only on the
+        # order, and NaN has always ranked (tied) above every score here: rank codes keep that
+        p = np.unique(p, return_inverse=True)[1].astype(float)
+    return float(roc_auc_score(y, p))
 
 
 def _ratio(num: int, den: int) -> float | None:

@@ -20,34 +20,58 @@ def _as_arrays(labels, probabilities) -> tuple[np.ndarray, np.ndarray]:
     return y, p
 
 
-def _counts_at_each_threshold(labels, probabilities):
-    """Distinct scores (descending) and the TP/FP counts when each is the threshold."""
-    y, p = _as_arrays(labels, probabilities)
-    order = np.argsort(-p, kind="mergesort")
-    p_sorted, y_sorted = p[order], y[order]
-    # last index of each run of equal scores: all tied cases flip together
-    last_of_run = np.r_[np.flatnonzero(np.diff(p_sorted)), len(p_sorted) - 1]
-    tp = np.cumsum(y_sorted)[last_of_run]
-    fp = (last_of_run + 1) - tp
-    return p_sorted[last_of_run], tp, fp, int(y.sum()), int(len(y) - y.sum())
+def _sklearn_scores(p: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scores scikit-learn accepts, and the table that reads its thresholds back (None: they are the scores).
+
+    scikit-learn refuses NaN, which a diverged model gives. The curves have always
+    put NaN below every score, so such scores become order-keeping codes, NaN lowest.
+    """
+    if np.isfinite(p).all():
+        return p, None
+    known = ~np.isnan(p)
+    values = np.unique(p[known])
+    codes = np.where(known, np.searchsorted(values, p) + 1, 0).astype(float)
+    return codes, np.r_[np.nan, values]
+
+
+def _read_back(thresholds: np.ndarray, table: np.ndarray | None) -> np.ndarray:
+    if table is None:
+        return thresholds
+    finite = np.isfinite(thresholds)  # roc_curve's first threshold is +inf, not a code
+    out = thresholds.copy()
+    out[finite] = table[thresholds[finite].astype(int)]
+    return out
 
 
 def roc_curve(labels, probabilities) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(fpr, tpr, thresholds), starting at (0, 0) with threshold +inf."""
-    thr, tp, fp, n_pos, n_neg = _counts_at_each_threshold(labels, probabilities)
-    if n_pos == 0 or n_neg == 0:
+    """(fpr, tpr, thresholds), starting at (0, 0) with threshold +inf, then one point per
+    distinct score from high to low (tied cases flip together): scikit-learn's curve with
+    every point kept, which the threshold rules need."""
+    from sklearn.metrics import roc_curve as sklearn_roc_curve  # lazy: sklearn.metrics takes ~1 s to import
+
+    y, p = _as_arrays(labels, probabilities)
+    n_pos = int((y == 1).sum())
+    if n_pos == 0 or n_pos == y.size:
         raise ValueError("an ROC curve needs both classes")
-    tpr = np.r_[0.0, tp / n_pos]
-    fpr = np.r_[0.0, fp / n_neg]
-    return fpr, tpr, np.r_[np.inf, thr]
+    scores, table = _sklearn_scores(p)
+    fpr, tpr, thr = sklearn_roc_curve(y, scores, drop_intermediate=False)
+    return fpr, tpr, _read_back(thr, table)
 
 
 def pr_curve(labels, probabilities) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(recall, precision, thresholds) for thresholds from high to low."""
-    thr, tp, fp, n_pos, _ = _counts_at_each_threshold(labels, probabilities)
-    if n_pos == 0:
+    """(recall, precision, thresholds) for each distinct score from high to low.
+
+    scikit-learn's curve, turned to run from high thresholds to low, without the
+    (recall 0, precision 1) end point it appends, which no threshold reaches.
+    """
+    from sklearn.metrics import precision_recall_curve  # lazy: sklearn.metrics takes ~1 s to import
+
+    y, p = _as_arrays(labels, probabilities)
+    if not (y == 1).any():
         raise ValueError("a PR curve needs positive cases")
-    return tp / n_pos, tp / (tp + fp), thr
+    scores, table = _sklearn_scores(p)
+    precision, recall, thr = precision_recall_curve(y, scores)
+    return recall[-2::-1], precision[-2::-1], _read_back(thr[::-1], table)
 
 
 def youden(labels, probabilities) -> float:
