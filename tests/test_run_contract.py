@@ -43,6 +43,7 @@ def write_resumed_run(runs, name="20260101-000000-cnn3"):
     rows = [{"id": f"test/{c}/{i}.jpeg", "path": "", "split": "test", "label": label, "probability": p, "subtype": "",
              "patient": ""} for i, (c, label, p) in enumerate((("NORMAL", 0, 0.2), ("NORMAL", 0, 0.6),
                                                                  ("PNEUMONIA", 1, 0.7), ("PNEUMONIA", 1, 0.9)))]
+    rows += [{**r, "id": r["id"].replace("test/", "val/"), "split": "val"} for r in rows]
     paths.predictions.write_text(predictions_csv(rows))
     return run
 
@@ -114,3 +115,26 @@ async def test_a_run_stopped_on_request_is_stopped_not_finished(tmp_path):
         await pilot.press("3")
         await wait_for_runs(pilot)
         assert "stopped (resumable)" in screen_text(app)
+
+
+def test_runs_shows_test_figures_at_the_saved_operating_point(tmp_path):
+    # pneumo runs (and the Runs screen) showed the figures at the training-time threshold after pneumo threshold
+    # had saved another point, which pneumo eval then used.
+    runs = tmp_path / "runs"
+    run = write_resumed_run(runs)  # evaluated at 0.5: acc 0.75, sens 1.0, spec 0.5
+    listed = json.loads(CliRunner().invoke(cli, ["runs", "--runs", str(runs), "--json"]).stdout)[0]
+    assert listed["test"]["specificity"] == 0.5 and listed["threshold"] == 0.5
+    assert CliRunner().invoke(cli, ["threshold", str(run), "--value", "0.8"]).exit_code == 0
+    listed = json.loads(CliRunner().invoke(cli, ["runs", "--runs", str(runs), "--json"]).stdout)[0]
+    evaluated = json.loads(CliRunner().invoke(cli, ["eval", str(run), "--json"]).stdout)
+    assert listed["threshold"] == 0.8 and listed["threshold_how"] == "manual"
+    assert {k: listed["test"][k] for k in ("accuracy", "sensitivity", "specificity")} == {
+        k: evaluated[k] for k in ("accuracy", "sensitivity", "specificity")} == {
+        "accuracy": 0.75, "sensitivity": 0.5, "specificity": 1.0}
+    table = CliRunner().invoke(cli, ["runs", "--runs", str(runs)], env={"COLUMNS": "250"}).stdout
+    assert "0.800 (manual)" in table
+
+
+def test_runs_on_a_missing_folder_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(cli, ["runs", "--runs", str(tmp_path / "missing")])
+    assert result.exit_code == 1 and "error: no runs folder" in result.output

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from training.run.schema import BEST_VAL_SCORE, LOG_LINE, METRICS, VAL_LOSS
+from training.core.jsontext import json_text
+from training.run.schema import BEST_VAL_SCORE, HEADLINE, LOG_LINE, METRICS, VAL_LOSS
 
 from .errors import fail, user_errors
 from .options import RUNS, RUNS_DIR_ALIAS, RUNS_OUT_ALIAS, resolve, runs_folder
@@ -212,23 +213,29 @@ def runs(
     from training.run.state import list_runs
 
     runs_dir = runs_folder(runs_dir, runs_alias)
+    if not runs_dir.is_dir():
+        fail(f"no runs folder {runs_dir} (give one with --runs)")
     summaries = list_runs(runs_dir)
     if as_json:
-        print(json.dumps([s.to_json() for s in summaries], indent=2, default=str))
+        print(json_text([s.to_json() for s in summaries]))
         return
     if not summaries:
         print(f"no runs in {runs_dir}/", file=sys.stderr)
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table("run", "status", "model", "epochs", "best (val)", "test acc", "test sens", "test spec", "test auc")
+    table = Table("run", "status", "model", "epochs", "best (val)", "operating point", "test acc", "test sens",
+                  "test spec", "test auc")
     for s in summaries:
         best = f"{s.best_metric} {_fmt(s.best_value, 4)} @{s.best_epoch}" if s.best_metric else "-"
         planned = f"/{s.epochs_planned}" if s.epochs_planned else ""
         name = s.run_id + (" [SYNTHETIC]" if s.synthetic else "")
-        table.add_row(name, s.status, s.model, f"{s.epochs_done}{planned}", best,
-                      *(_fmt(s.test.get(k)) for k in ("accuracy", "sensitivity", "specificity", "auc")))
+        point = f"{s.threshold:.3f} ({s.threshold_how})" if s.threshold is not None else "-"
+        cells = [name, s.status, s.model, f"{s.epochs_done}{planned}", best, point,
+                 *(_fmt(s.test.get(k)) for k in HEADLINE)]
+        table.add_row(*(Text(str(c)) for c in cells))  # never markup: every cell comes from a file on disk
     Console().print(table)
 
 

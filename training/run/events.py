@@ -14,6 +14,7 @@ import os
 import time
 from pathlib import Path
 
+from training.core.jsontext import finite
 from training.run.schema import parse_event_line
 
 
@@ -25,7 +26,7 @@ class EventWriter:
         self._file = open(self.path, "a", encoding="utf-8")
 
     def write(self, event: str, **fields) -> dict:
-        record = {"event": event, "time": time.time(), **{k: _finite(v) for k, v in fields.items()}}
+        record = {"event": event, "time": time.time(), **{k: finite(v) for k, v in fields.items()}}
         self._file.write(json.dumps(record, default=_jsonable, allow_nan=False) + "\n")
         self._file.flush()
         return record
@@ -88,17 +89,6 @@ class EventFollower:
 def read_events(path: Path) -> list[dict]:
     """Every complete, valid event of a log, for one-shot readers (CLI, tests)."""
     return EventFollower(path).poll()
-
-
-def _finite(value):
-    """A float that is not finite becomes None (undefined): NaN and infinity are not JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _jsonable(value):

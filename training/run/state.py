@@ -17,9 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.metrics.binary import binary_metrics
 from training.run.events import EventFollower
 from training.run.lock import holder_alive, read_holder
+from training.run.operating_point import load_operating_point
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
+from training.run.predictions import read_predictions
 from training.run.schema import BEST_VAL_SCORE, HEADLINE, LIFECYCLE
 from training.run.store import load_config, run_dirs
 
@@ -66,7 +69,9 @@ class RunSummary:
     best_value: float | None = None
     best_epoch: int | None = None
     val_auc: float | None = None  # of the best epoch's row
-    test: dict = field(default_factory=dict)
+    test: dict = field(default_factory=dict)  # the headline test figures at the run's saved operating point
+    threshold: float | None = None  # that operating point, once the run has test figures
+    threshold_how: str | None = None  # where it came from ("youden on val", "manual", ...)
     started: float | None = None
     synthetic: bool = False
     reason: str | None = None  # how it ended: completed, early_stopping, interrupted, or the error of a failed run
@@ -235,6 +240,8 @@ class RunReader:
         self.version = 0
         self.config: dict = {}
         self._events = EventFollower(self.paths.events)
+        self._op_key: tuple | None = None
+        self._op: tuple[dict, dict] = ({}, {})
 
     @property
     def series(self) -> RunState:
@@ -295,6 +302,7 @@ class RunReader:
 
     def summary(self) -> RunSummary:
         s = self.state
+        op, test = self.test_at_operating_point()
         return RunSummary(
             path=self.run_dir,
             run_id=self.run_id,
@@ -306,11 +314,39 @@ class RunReader:
             best_value=s.best.get("value"),
             best_epoch=s.best_epoch,
             val_auc=s.best_row.get(BEST_VAL_SCORE),
-            test=s.test_headline(),
+            test=test,
+            threshold=op["threshold"] if test else None,
+            threshold_how=op["how"] if test else None,
             started=s.started.get("time"),
             synthetic=self.synthetic,
             reason=s.end_reason,
         )
+
+    def test_at_operating_point(self) -> tuple[dict, dict]:
+        """``(operating point, headline test figures at it)``: the test eval's own figures while the run's saved
+        point is the one it was evaluated at, else recomputed from predictions.csv at the saved point (after a
+        ``pneumo threshold``); re-read only when threshold.json or predictions.csv change."""
+        test = self.state.evals.get("test")
+        key = (_mtime(self.paths.threshold), _mtime(self.paths.predictions), id(test))
+        if key != self._op_key:
+            self._op_key, self._op = key, self._figures_at_saved_point(test)
+        return self._op
+
+    def _figures_at_saved_point(self, test: dict | None) -> tuple[dict, dict]:
+        op = load_operating_point(self.run_dir)
+        if test is None:
+            return op, {}
+        if isinstance(test.get("threshold"), (int, float)) and abs(test["threshold"] - op["threshold"]) < 1e-12:
+            return op, self.state.test_headline()
+        try:
+            rows = [r for r in read_predictions(self.run_dir) if r["split"] == "test"]
+        except (OSError, KeyError, ValueError):
+            rows = []
+        if not rows:  # no file to recompute from: the figures it was evaluated at, with their own threshold
+            return {"threshold": test.get("threshold"), "how": test.get("threshold_how") or "at training"}, \
+                self.state.test_headline()
+        m = binary_metrics([r["label"] for r in rows], [r["probability"] for r in rows], op["threshold"])
+        return op, {k: m[k] for k in HEADLINE}
 
     def progress(self) -> Progress:
         s = self.state
@@ -359,6 +395,13 @@ def run_status(run_dir: Path) -> str:
 def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
     """One summary per run folder in ``runs_dir``, by name."""
     return [read_run(p).summary() for p in run_dirs(runs_dir)]
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def _text(value) -> str | None:
