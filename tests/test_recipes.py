@@ -151,6 +151,14 @@ def test_an_unknown_key_in_a_base_names_the_base(tmp_path):
         load_recipe(str(child))
 
 
+def test_the_app_offers_every_recipe_merged_best_first():
+    from pneumo_tui.screens.train import recipe_choices
+
+    choices = dict(recipe_choices())
+    assert list(choices)[0] == "best" and set(choices) == set(recipe_names())
+    assert all(values == recipe_values(name) for name, values in choices.items())
+
+
 def test_reading_recipes_imports_no_torch():
     code = ("import sys\n"
             "from training.engine.recipes import recipe_extends, recipe_names, recipe_values\n"
