@@ -1,4 +1,4 @@
-"""Recipes: shipped TOMLs, the study's settings, overrides with type checks, extends."""
+"""Recipes: shipped TOMLs, the study's settings, overrides with type checks, bases (extends)."""
 
 import subprocess
 import sys
@@ -8,6 +8,7 @@ import pytest
 
 from training.engine.recipes import (
     RecipeError,
+    base_names,
     load_recipe,
     recipe_extends,
     recipe_names,
@@ -120,7 +121,7 @@ def test_description_is_never_inherited(tmp_path):
 @pytest.mark.parametrize(
     "extends, message",
     [
-        ('"nope"', r"child\.toml: extends unknown recipe 'nope'; shipped: .*cnn3"),
+        ('"nope"', r"child\.toml: extends unknown recipe 'nope'; shipped: .*cnn3.*_study"),
         ('"missing.toml"', r"child\.toml: extends 'missing.toml', but there is no file"),
         ('"../recipes/best"', r"child\.toml: extends '../recipes/best', which is not in .*give a \.toml path"),
         ('"/etc/passwd"', r"child\.toml: extends '/etc/passwd', which is not in"),
@@ -151,12 +152,21 @@ def test_an_unknown_key_in_a_base_names_the_base(tmp_path):
         load_recipe(str(child))
 
 
+def test_bases_are_extended_not_offered():
+    assert base_names() and not set(base_names()) & set(recipe_names())
+    assert all(recipe_extends(name) for name in recipe_names())  # every shipped recipe states only its differences
+    with pytest.raises(RecipeError, match="'_study' is a base for other recipes"):
+        load_recipe("_study")
+
+
 def test_the_app_offers_every_recipe_merged_best_first():
     from pneumo_tui.screens.train import recipe_choices
 
     choices = dict(recipe_choices())
     assert list(choices)[0] == "best" and set(choices) == set(recipe_names())
     assert all(values == recipe_values(name) for name, values in choices.items())
+    # what the Train form fills in comes from the bases
+    assert (choices["cnn3"]["epochs"], choices["cnn3"]["batch_size"], choices["best"]["lr"]) == (10, 32, 2e-3)
 
 
 def test_reading_recipes_imports_no_torch():
