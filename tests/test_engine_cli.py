@@ -94,6 +94,21 @@ def test_models_lists_the_zoo_with_parameters():
     assert all(r["description"] for r in rows)
 
 
+def test_models_lists_every_recipe_merged_with_its_base():
+    from training.engine.recipes import recipe_names
+
+    rows = json.loads(runner.invoke(app, ["models", "--json"]).stdout)
+    by_recipe = {r["recipe_name"]: r for r in rows}
+    assert set(by_recipe) == set(recipe_names())
+    best = by_recipe["best"]
+    assert (best["name"], best["extends"], best["parameters"]) == ("resnet_small", "_modern", 1_574_041)
+    assert best["recipe"] == "adamw lr 0.002, cosine, 30 ep, 192px"  # optimizer, lr, scheduler merged from _modern
+    assert (by_recipe["cnn3"]["recipe"], by_recipe["cnn3"]["extends"]) == ("adam lr 0.001, plateau, 10 ep, 200px",
+                                                                           "_study")
+    text = runner.invoke(app, ["models"]).stdout
+    assert "best" in text and "_modern" in text and "8,768,257" in text
+
+
 def test_predict_uses_the_runs_test_time_views(demo_root, tmp_path):
     """A run with TTA chose its threshold on averaged views; predict must give the same probabilities."""
     result = runner.invoke(app, ["train", "cnn3", "--data", str(demo_root), "--epochs", "1", "--image-size", "32",

@@ -315,33 +315,49 @@ def predict(
 
 def models(
     image_size: int = typer.Option(200, "--image-size", help="Image side for the parameter counts."),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="One object per recipe: its model's name, parameters and "
+                                                         "architecture, recipe_name, extends, recipe, description."),
 ) -> None:
-    """The model zoo: parameters and what each recipe does."""
-    from training.engine.recipes import RecipeError, load_recipe
+    """The model zoo and every recipe, merged with the recipe it extends (`best` included)."""
+    from training.engine.recipes import RecipeError, load_recipe, recipe_extends, recipe_names
     from training.models import build_model, count_parameters, model_info, model_names
 
-    rows = []
-    for name in model_names():
-        info = model_info(name)
+    def recipe_text(recipe) -> str:
+        return f"{recipe.optimizer} lr {recipe.lr:g}, {recipe.scheduler}, {recipe.epochs} ep, {recipe.image_size}px"
+
+    by_model: dict[str, list] = {}
+    for name in recipe_names():
         try:
             recipe = load_recipe(name)
-            description = recipe.description
-            recipe_text = (f"{recipe.optimizer} lr {recipe.lr:g}, {recipe.scheduler}, {recipe.epochs} ep, "
-                           f"{recipe.image_size}px")
-        except RecipeError:
-            description, recipe_text = "", "(no recipe)"
-        params = count_parameters(build_model(name, image_size))
-        rows.append({"name": name, "study": info.study, "parameters": params, "architecture": info.summary,
-                     "recipe": recipe_text, "description": description})
+        except RecipeError as exc:
+            print(f"warning: recipe {name!r} not listed: {exc}", file=sys.stderr)
+            continue
+        by_model.setdefault(recipe.model, []).append((name, recipe))
+    rows = []
+    for model in model_names():
+        info = model_info(model)
+        params = count_parameters(build_model(model, image_size))
+        # A model's own recipe first, then the named recipes that train it (e.g. best for resnet_small).
+        recipes = sorted(by_model.get(model, []), key=lambda pair: (pair[0] != model, pair[0]))
+        for name, recipe in recipes or [(None, None)]:
+            rows.append({
+                "name": model, "study": info.study, "parameters": params, "architecture": info.summary,
+                "recipe": recipe_text(recipe) if recipe else "(no recipe)",
+                "description": recipe.description if recipe else "",
+                "recipe_name": name, "extends": recipe_extends(name) if name else None,
+            })
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("model", f"params @{image_size}px", "recipe", "description")
+    zoo = Table("model", f"params @{image_size}px", "architecture", title="Models")
+    for r in {r["name"]: r for r in rows}.values():
+        zoo.add_row(r["name"] + (" (study)" if r["study"] else ""), f"{r['parameters']:,}", r["architecture"])
+    table = Table("recipe", "model", "extends", "recipe (merged)", "description", title="Recipes")
     for r in rows:
-        table.add_row(r["name"] + (" (study)" if r["study"] else ""), f"{r['parameters']:,}", r["recipe"],
-                      r["description"])
-    Console().print(table)
+        table.add_row(r["recipe_name"] or "", r["name"], r["extends"] or "", r["recipe"], r["description"])
+    console = Console()
+    console.print(zoo)
+    console.print(table)

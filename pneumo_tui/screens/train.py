@@ -26,22 +26,19 @@ INLINE_LOG_BYTES = 4 << 20
 
 
 def recipe_choices() -> list[tuple[str, dict]]:
-    """(name, values) of the shipped recipes; read as TOML, so no torch import on the UI thread."""
+    """(name, values) of the shipped recipes, bases merged in; the loader reads them without torch (UI thread)."""
     try:
-        from training.engine.recipes import RECIPES_DIR
+        from training.engine.recipes import RecipeError, recipe_names, recipe_values
     except ImportError:
         return []
-    import tomllib
 
     out = []
     # The recommended recipe ("best") is offered first, the others alphabetically.
-    for path in sorted(RECIPES_DIR.glob("*.toml"), key=lambda p: (p.stem != "best", p.stem)):
+    for name in sorted(recipe_names(), key=lambda n: (n != "best", n)):
         try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
+            out.append((name, recipe_values(name)))
+        except RecipeError:
             continue
-        values.setdefault("model", path.stem)
-        out.append((path.stem, values))
     return out
 
 

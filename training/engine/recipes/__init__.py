@@ -1,10 +1,20 @@
-"""Training recipes: one TOML per model in ``training/recipes/``, every key overridable.
+"""Training recipes: one TOML per model in ``training/engine/recipes/``, every key overridable.
 
     recipe = load_recipe("cnn3", ["epochs=2", "image_size=64"])
 
 The keys and their defaults are the fields of ``Recipe``; a TOML file or an
 override naming any other key is an error, so a typo never trains silently
 with the default.
+
+A file may start from another recipe with ``extends = "name"`` (a shipped
+recipe or base by name, or a ``.toml`` path relative to the file) and state
+only what differs: its keys replace the base's merged keys, bases may extend
+further, and ``description`` is never inherited. Bases that are no recipe on
+their own (no model) are named with a leading underscore (``_study.toml``) and
+are not listed by ``recipe_names``.
+
+Reading a recipe (``recipe_values``, ``recipe_extends``, ``recipe_names``)
+needs no torch; only ``load_recipe``'s validation imports the model zoo.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from training.core.errors import PneumoError
 from training.run.schema import VAL_LOSS, VAL_METRICS
 
 RECIPES_DIR = Path(__file__).parent  # the shipped TOML files sit beside this module
+BASE_PREFIX = "_"  # a shipped file named _*.toml is a base to extend, not a recipe to train
 
 
 class RecipeError(PneumoError, ValueError):
@@ -95,7 +106,13 @@ def recipe_keys() -> dict[str, type]:
 
 
 def recipe_names() -> list[str]:
-    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
+    """Every shipped recipe that trains as it is (the bases, ``_*.toml``, left out)."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.toml") if not p.stem.startswith(BASE_PREFIX))
+
+
+def base_names() -> list[str]:
+    """The shipped bases: files other recipes extend, not trainable on their own."""
+    return sorted(p.stem for p in RECIPES_DIR.glob(f"{BASE_PREFIX}*.toml"))
 
 
 def recipe_path(name: str) -> Path:
@@ -103,22 +120,91 @@ def recipe_path(name: str) -> Path:
     if name.endswith(".toml"):
         path = Path(name)
     else:
-        path = RECIPES_DIR / f"{name}.toml"
-    if not path.is_file():
+        path = _shipped(name)
+        if path is not None and path.is_file() and name.startswith(BASE_PREFIX):
+            raise RecipeError(f"{name!r} is a base for other recipes to extend, not a recipe; "
+                              f"shipped recipes: {', '.join(recipe_names())}")
+    if path is None or not path.is_file():
         raise RecipeError(f"no recipe {name!r}; shipped recipes: {', '.join(recipe_names())}")
     return path
 
 
+def recipe_values(name: str) -> dict:
+    """The recipe ``name`` (a shipped name or a .toml path) as raw TOML values, its bases merged in.
+
+    Key names are checked (each file against ``Recipe``'s fields), values are not: that is
+    ``load_recipe``'s job. ``model`` defaults to the file's name, as in a file without bases.
+    """
+    path = recipe_path(name)
+    values = _merged(path, ())
+    values.setdefault("model", path.stem)
+    return values
+
+
+def recipe_extends(name: str) -> str | None:
+    """The base the recipe file ``name`` extends, as the file writes it (None for none)."""
+    path = recipe_path(name)
+    return _read(path).get("extends")
+
+
 def load_recipe(name: str, overrides: list[str] | dict | None = None) -> Recipe:
     """The recipe ``name`` (a model name or a .toml path) with ``key=value`` overrides applied."""
-    path = recipe_path(name)
+    recipe = recipe_from_dict(recipe_values(name), source=str(recipe_path(name)))
+    return apply_overrides(recipe, overrides or [])
+
+
+def _shipped(name: str) -> Path | None:
+    """The shipped file called ``name``, or None for a name that would leave the recipes folder."""
+    if not name or Path(name).name != name or "\\" in name:  # "../x", "sub/x", "/etc/x": not a name here
+        return None
+    return RECIPES_DIR / f"{name}.toml"
+
+
+def _read(path: Path) -> dict:
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise RecipeError(f"cannot read recipe {path}: {exc}") from None
-    values.setdefault("model", path.stem)
-    recipe = recipe_from_dict(values, source=str(path))
-    return apply_overrides(recipe, overrides or [])
+    unknown = sorted(set(values) - set(recipe_keys()) - {"extends"})
+    if unknown:
+        raise RecipeError(f"{path}: unknown recipe key(s) {', '.join(unknown)}")
+    return values
+
+
+def _merged(path: Path, chain: tuple[Path, ...]) -> dict:
+    """``path``'s values over its base's merged values (``chain``: the files that led here)."""
+    chain = (*chain, path.resolve())
+    values = _read(path)
+    base = values.pop("extends", None)
+    if base is None:
+        return values
+    base_path = _base_path(path, base)
+    if base_path.resolve() in chain:
+        loop = " -> ".join(p.name for p in (*chain, base_path.resolve()))
+        raise RecipeError(f"{path}: extends {base!r} makes a cycle: {loop}")
+    merged = _merged(base_path, chain)
+    merged.pop("description", None)  # each recipe says what it is itself
+    merged.update(values)
+    return merged
+
+
+def _base_path(path: Path, base) -> Path:
+    """The file ``extends = base`` in ``path`` names: a shipped name, or a .toml path beside ``path``."""
+    if not isinstance(base, str) or not base.strip():
+        raise RecipeError(f"{path}: extends wants a recipe name or a .toml path, got {base!r}")
+    if base.endswith(".toml"):
+        base_path = path.parent / Path(base).expanduser()
+        if not base_path.is_file():
+            raise RecipeError(f"{path}: extends {base!r}, but there is no file {base_path}")
+        return base_path
+    base_path = _shipped(base)
+    if base_path is None:
+        raise RecipeError(f"{path}: extends {base!r}, which is not in {RECIPES_DIR}; "
+                          "name a shipped recipe or give a .toml path")
+    if not base_path.is_file():
+        known = ", ".join([*recipe_names(), *base_names()])
+        raise RecipeError(f"{path}: extends unknown recipe {base!r}; shipped: {known}")
+    return base_path
 
 
 def recipe_from_dict(values: dict, source: str = "recipe") -> Recipe:
@@ -183,6 +269,7 @@ def _field_type(field: dataclasses.Field) -> type:
 
 
 def _validated(recipe: Recipe) -> Recipe:
+    # Imported here, not at the top: torch comes only when a recipe is really loaded for training.
     from training.models import model_names
 
     for key, allowed in _CHOICES.items():
