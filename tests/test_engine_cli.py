@@ -1,6 +1,7 @@
 """pneumo train / runs / eval / predict / models, in-process through typer's runner."""
 
 import csv
+from pathlib import Path
 import json
 
 import pytest
@@ -136,3 +137,23 @@ def test_the_runs_folder_is_runs_everywhere_with_the_old_names_hidden(trained_ru
     assert "--out" not in runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
     twice = runner.invoke(app, ["runs", "--runs", str(runs), "--runs-dir", str(tmp_path / "other")])
     assert twice.exit_code == 1 and "given twice" in twice.output
+
+
+def test_runs_are_named_by_recipe_and_show_model_and_dataset_size(tmp_path):
+    # A `pneumo train best` run was named ...-resnet_small and listed as model resnet_small, like a resnet_small
+    # run; the data column said only real or synth, so a small and a full dataset looked the same.
+    from training.data.demo import write_demo
+
+    runs = tmp_path / "runs"
+    for per_class in (12, 20):
+        data = write_demo(tmp_path / f"demo{per_class}", per_class=per_class, size=48)
+        result = runner.invoke(app, ["train", "best", "--data", str(data), "--epochs", "1", "--image-size", "32",
+                                     "--set", "batch_size=8", "--set", "tta=1", "--runs", str(runs)])
+        assert result.exit_code == 0, result.output
+    listed = json.loads(runner.invoke(app, ["runs", "--runs", str(runs), "--json"]).stdout)
+    assert all(Path(r["path"]).name.endswith("-best") or "-best-" in Path(r["path"]).name for r in listed)
+    assert {(r["recipe"], r["model"]) for r in listed} == {("best", "resnet_small")}
+    sizes = sorted(r["n_images"] for r in listed)
+    assert sizes[0] < sizes[1] and sorted(r["dataset"] for r in listed) == ["demo12", "demo20"]
+    table = runner.invoke(app, ["runs", "--runs", str(runs)], env={"COLUMNS": "250"}).stdout
+    assert "best (resnet_small)" in table and f"{sizes[0]:,} SYNTHETIC" in table

@@ -108,7 +108,8 @@ def test_a_chain_merges_nearest_last_and_the_set_overrides_go_on_top(tmp_path):
 def test_a_users_file_extends_a_shipped_recipe_by_name(tmp_path):
     mine = _write(tmp_path, "mine.toml", 'extends = "best"\nepochs = 2\n')
     best, r = load_recipe("best"), load_recipe(str(mine))
-    assert r.epochs == 2 and r.replace(epochs=best.epochs, description=best.description) == best
+    assert r.name == "mine"  # a recipe is named by its file
+    assert r.epochs == 2 and r.replace(epochs=best.epochs, description=best.description, name=best.name) == best
 
 
 def test_description_is_never_inherited(tmp_path):

@@ -226,17 +226,27 @@ def runs(
     from rich.table import Table
     from rich.text import Text
 
-    table = Table("run", "status", "model", "epochs", "best (val)", "operating point", "test acc", "test sens",
-                  "test spec", "test auc")
+    table = Table("run", "status", "recipe (model)", "data", "epochs", "best (val)", "operating point", "test acc",
+                  "test sens", "test spec", "test auc")
     for s in summaries:
         best = f"{s.best_metric} {_fmt(s.best_value, 4)} @{s.best_epoch}" if s.best_metric else "-"
         planned = f"/{s.epochs_planned}" if s.epochs_planned else ""
-        name = s.run_id + (" [SYNTHETIC]" if s.synthetic else "")
         point = f"{s.threshold:.3f} ({s.threshold_how})" if s.threshold is not None else "-"
-        cells = [name, s.status, s.model, f"{s.epochs_done}{planned}", best, point,
-                 *(_fmt(s.test.get(k)) for k in HEADLINE)]
+        cells = [s.run_id, s.status, recipe_and_model(s), dataset_text(s), f"{s.epochs_done}{planned}", best,
+                 point, *(_fmt(s.test.get(k)) for k in HEADLINE)]
         table.add_row(*(Text(str(c)) for c in cells))  # never markup: every cell comes from a file on disk
     Console().print(table)
+
+
+def recipe_and_model(s) -> str:
+    """``best (resnet_small)``; just the model when the recipe is unknown or is named after it."""
+    return s.model if not s.recipe or s.recipe == s.model else f"{s.recipe} ({s.model})"
+
+
+def dataset_text(s) -> str:
+    """``chest_xray_224/train 5,216`` (train + val images), marked SYNTHETIC when it is."""
+    text = (s.dataset or "?") + (f" {s.n_images:,}" if s.n_images is not None else "")
+    return text + (" SYNTHETIC" if s.synthetic else "")
 
 
 # --------------------------------------------------------------------------- eval

@@ -95,7 +95,8 @@ def train(
     try:
         setup = device_setup(device or ctx.device(), recipe.amp, recipe.channels_last)
         data = _load_data(recipe, data, ctx, on_event)
-        run_dir = distributed.broadcast(str(new_run_dir(runs_dir, recipe.model)) if ctx.is_main else None, ctx)
+        name = recipe.name or recipe.model  # runs are named by recipe: `best` and `resnet_small` apart
+        run_dir = distributed.broadcast(str(new_run_dir(runs_dir, name)) if ctx.is_main else None, ctx)
         state = new_state(recipe, data, setup, ctx)
         config = run_config(Path(run_dir), recipe, data, setup, ctx, command)
         return _run(Path(run_dir), state, data, setup, ctx, on_event, config=config)
@@ -463,6 +464,7 @@ def run_started_fields(run_dir: Path, state: TrainState, data: PreparedData, set
     return {
         "run_id": run_dir.name,
         "model": r.model,
+        "recipe": r.name,
         "device": setup.name,
         "epochs": r.epochs,
         "steps_per_epoch": len(train_loader(r, data.train, setup, ctx)),

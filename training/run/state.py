@@ -62,7 +62,7 @@ class RunSummary:
     path: Path
     run_id: str
     status: str
-    model: str
+    model: str  # the architecture
     epochs_done: int
     epochs_planned: int | None
     best_metric: str | None = None
@@ -75,6 +75,10 @@ class RunSummary:
     started: float | None = None
     synthetic: bool = False
     reason: str | None = None  # how it ended: completed, early_stopping, interrupted, or the error of a failed run
+    recipe: str | None = None  # the recipe it was trained with ("best"), when known
+    dataset: str | None = None  # the training data's name ("chest_xray_224/train")
+    n_images: int | None = None  # its train + val images
+    n_test: int | None = None
 
     def to_json(self) -> dict:
         d = self.__dict__.copy()
@@ -270,6 +274,20 @@ class RunReader:
         return self.state.started.get("epochs")
 
     @property
+    def recipe_name(self) -> str | None:
+        recipe = self.config.get("recipe")
+        name = recipe.get("name") if isinstance(recipe, dict) else None
+        return _text(name) or _text(self.state.started.get("recipe"))
+
+    def dataset(self) -> dict:
+        """``dataset``: the training data's name; ``n_images``: its train + val images; ``n_test``."""
+        data = self.config.get("data") if isinstance(self.config.get("data"), dict) else {}
+        counts = [data.get(k) if _count(data.get(k)) else self.state.started.get(k) for k in ("n_train", "n_val")]
+        n_test = data.get("n_test") if _count(data.get("n_test")) else self.state.started.get("n_test")
+        return {"dataset": _dataset_label(data), "n_images": sum(counts) if all(map(_count, counts)) else None,
+                "n_test": n_test if _count(n_test) else None}
+
+    @property
     def synthetic(self) -> bool:
         data = self.config.get("data")
         return isinstance(data, dict) and data.get("synthetic") is True
@@ -320,6 +338,8 @@ class RunReader:
             started=s.started.get("time"),
             synthetic=self.synthetic,
             reason=s.end_reason,
+            recipe=self.recipe_name,
+            **self.dataset(),
         )
 
     def test_at_operating_point(self) -> tuple[dict, dict]:
@@ -395,6 +415,19 @@ def run_status(run_dir: Path) -> str:
 def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
     """One summary per run folder in ``runs_dir``, by name."""
     return [read_run(p).summary() for p in run_dirs(runs_dir)]
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _dataset_label(data: dict) -> str | None:
+    """``chest_xray_224/train`` for a split folder (its parent says which dataset), else the folder or file name."""
+    path = data.get("path")
+    if not isinstance(path, str) or not path:
+        return _text(data.get("source"))
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.name.lower() in ("train", "val", "test") and p.parent.name else p.name
 
 
 def _mtime(path: Path) -> int | None:

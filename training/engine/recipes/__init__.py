@@ -38,6 +38,7 @@ class RecipeError(PneumoError, ValueError):
 @dataclass
 class Recipe:
     model: str
+    name: str = ""  # the recipe it came from (the TOML file's name, e.g. "best"); set by load_recipe, not by a file
     description: str = ""
     # data
     image_size: int = 200
@@ -102,7 +103,11 @@ _VAL_METRICS = VAL_METRICS
 
 
 def recipe_keys() -> dict[str, type]:
-    return {f.name: _field_type(f) for f in dataclasses.fields(Recipe)}
+    """The keys a recipe file or ``--set`` may give, with their types."""
+    return {f.name: _field_type(f) for f in dataclasses.fields(Recipe) if f.name not in _NOT_SETTABLE}
+
+
+_NOT_SETTABLE = ("name",)  # a recipe's name is its file's
 
 
 def recipe_names() -> list[str]:
@@ -149,8 +154,9 @@ def recipe_extends(name: str) -> str | None:
 
 def load_recipe(name: str, overrides: list[str] | dict | None = None) -> Recipe:
     """The recipe ``name`` (a model name or a .toml path) with ``key=value`` overrides applied."""
-    recipe = recipe_from_dict(recipe_values(name), source=str(recipe_path(name)))
-    return apply_overrides(recipe, overrides or [])
+    path = recipe_path(name)
+    recipe = recipe_from_dict(recipe_values(name), source=str(path))
+    return apply_overrides(dataclasses.replace(recipe, name=path.stem), overrides or [])
 
 
 def _shipped(name: str) -> Path | None:
@@ -208,7 +214,8 @@ def _base_path(path: Path, base) -> Path:
 
 
 def recipe_from_dict(values: dict, source: str = "recipe") -> Recipe:
-    keys = recipe_keys()
+    """A recipe from a dict of values (a merged file, or a run's config.json, which also holds its name)."""
+    keys = {**recipe_keys(), "name": str}
     unknown = sorted(set(values) - set(keys))
     if unknown:
         raise RecipeError(f"{source}: unknown recipe key(s) {', '.join(unknown)}")
