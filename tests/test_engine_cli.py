@@ -1,8 +1,8 @@
 """pneumo train / runs / eval / predict / models, in-process through typer's runner."""
 
 import csv
-from pathlib import Path
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
