@@ -66,3 +66,22 @@ def test_cli_imports_data_modules_lazily():
            "('training.data.stats', 'training.data.cache', 'training.data.download', 'training.data.demo')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_an_npz_says_na_for_patients_and_subtypes_instead_of_zero(tmp_path):
+    # pneumo stats on a PneumoniaMNIST .npz printed "No patient id appears in more than one split" and
+    # bacteria 0 / virus 0, where the app said unknown: the format has neither.
+    from engine_helpers import write_tiny_npz
+
+    npz = write_tiny_npz(tmp_path / "p.npz", {"train": 6, "val": 2, "test": 4})
+    stats = json.loads(runner.invoke(app, ["stats", str(npz), "--json"]).stdout)
+    assert stats["unavailable"] == {"patients": "n/a: this format has no patient ids",
+                                    "subtypes": "n/a: this format has no subtypes"}
+    text = runner.invoke(app, ["stats", str(npz)], env={"COLUMNS": "120"}).stdout
+    assert "n/a: this format has no patient ids" in text and "n/a: this format has no subtypes" in text
+    assert "No patient id appears" not in text
+
+
+def test_a_kermany_folder_has_its_patients_and_subtypes(demo_root):
+    stats = json.loads(runner.invoke(app, ["stats", str(demo_root), "--json"]).stdout)
+    assert stats["unavailable"] == {"patients": None, "subtypes": None}

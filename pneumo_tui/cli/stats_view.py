@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 CLASSES = ("NORMAL", "PNEUMONIA")
 LIST_LIMIT = 12  # long lists are cut on screen; --json has them all
@@ -14,9 +15,12 @@ def render_stats(stats: dict, console: Console) -> None:
     title = f"{source['name']}  ({source['kind']}, {source['path']})"
     if stats["synthetic"]:
         console.print("[bold black on yellow] SYNTHETIC [/] demo data: drawn shapes, not radiographs")
-    console.print(f"[bold]{title}[/]  {stats['total']} images listed, {stats['readable']} readable")
+    console.print(Text.assemble((title, "bold"), f"  {stats['total']} images listed, {stats['readable']} readable"))
     console.print(_counts(stats))
-    console.print(_patients(stats))
+    if _unavailable(stats, "patients"):
+        console.print(f"Patients: {_unavailable(stats, 'patients')}", markup=False, highlight=False)
+    else:
+        console.print(_patients(stats))
     if any(p.get("id_ranges") for p in stats["patients"].values()):
         console.print(_id_ranges(stats))
     console.print(_sizes(stats))
@@ -37,9 +41,18 @@ def _counts(stats: dict) -> Table:
         mode_text = "  ".join(
             f"{c[0]}: " + ", ".join(f"{m} {n}" for m, n in modes[c].items()) for c in CLASSES if c in modes
         )
-        table.add_row(split, str(counts["NORMAL"]), str(counts["PNEUMONIA"]), str(sub.get("bacteria", 0)),
-                      str(sub.get("virus", 0)), str(sum(counts.values())), mode_text)
+        subtypes = ("n/a", "n/a") if _unavailable(stats, "subtypes") else (str(sub.get("bacteria", 0)),
+                                                                           str(sub.get("virus", 0)))
+        table.add_row(split, str(counts["NORMAL"]), str(counts["PNEUMONIA"]), *subtypes, str(sum(counts.values())),
+                      mode_text)
+    if _unavailable(stats, "subtypes"):
+        table.caption = f"bacteria, virus: {_unavailable(stats, 'subtypes')}"
     return table
+
+
+def _unavailable(stats: dict, what: str) -> str | None:
+    """Why the data cannot give ``what`` (patients, subtypes), in the words the app shows too."""
+    return (stats.get("unavailable") or {}).get(what)
 
 
 def _patients(stats: dict) -> Table:
@@ -92,13 +105,17 @@ def _intensity(stats: dict) -> Table:
 
 def _leaks(stats: dict, console: Console) -> None:
     leaks = stats["cross_split_patients"]
+    if _unavailable(stats, "patients"):
+        console.print(f"Patients in more than one split: {_unavailable(stats, 'patients')}", markup=False,
+                      highlight=False)
+        return
     if not leaks["count"]:
         console.print("[green]No patient id appears in more than one split.[/]")
         return
     console.print(f"[yellow]{leaks['count']} patient ids appear in more than one split[/] (by file name):")
     for item in leaks["patients"][:LIST_LIMIT]:
         where = ", ".join(f"{s} {n}" for s, n in item["splits"].items())
-        console.print(f"  {item['patient']}: {where}")
+        console.print(f"  {item['patient']}: {where}", markup=False, highlight=False)
     _more(console, leaks["patients"])
 
 

@@ -74,6 +74,7 @@ def summarize(source: DataSource, records: list[Record], facts: dict[str, Facts]
         "subtypes": _subtypes(records),
         "patients": _patients(records),
         "cross_split_patients": _cross_split_patients(records),
+        "unavailable": _unavailable(source, records),
         "duplicates": _duplicates(readable, facts),
         "unreadable": [{"path": r.id, "reason": facts[r.id]["reason"]} for r in records if facts[r.id]["reason"]],
         "sizes": _sizes(readable, facts),
@@ -191,6 +192,19 @@ def _save_facts(path: Path, files: dict[str, Facts]) -> None:
 def _present_splits(records) -> list[str]:
     found = {r.split for r in records}
     return [s for s in SPLITS if s in found]
+
+
+def _unavailable(source: DataSource, records) -> dict:
+    """``{"patients": why, "subtypes": why}``: the words shown instead of counts that the data cannot give
+    (None where it can). A count of 0 would claim there is nothing; "n/a" says it cannot be known."""
+    pneumonia = [r for r in records if r.label == 1]
+    where = "this format has no" if source.kind == "npz" else "no file name carries a"
+    return {
+        "patients": None if any(r.patient for r in records) else
+        ("n/a: this format has no patient ids" if source.kind == "npz" else f"n/a: {where} patient id"),
+        "subtypes": None if not pneumonia or any(r.subtype for r in pneumonia) else
+        ("n/a: this format has no subtypes" if source.kind == "npz" else f"n/a: {where} subtype"),
+    }
 
 
 def _split_counts(records) -> dict:
