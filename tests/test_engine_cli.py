@@ -41,7 +41,7 @@ def test_runs_and_eval_json(trained_run):
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     assert list(metrics) == ["accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
-                             "threshold", "n", "best"]
+                             "threshold", "n", "best", "synthetic"]
     assert metrics["threshold"] == 0.3 and metrics["n"] == 8
     text = runner.invoke(app, ["eval", run_id, "--runs", str(runs), "--split", "val"]).stdout
     assert "accuracy" in text and "predicted PNEUMONIA" in text
@@ -157,3 +157,14 @@ def test_runs_are_named_by_recipe_and_show_model_and_dataset_size(tmp_path):
     assert sizes[0] < sizes[1] and sorted(r["dataset"] for r in listed) == ["demo12", "demo20"]
     table = runner.invoke(app, ["runs", "--runs", str(runs)], env={"COLUMNS": "250"}).stdout
     assert "best (resnet_small)" in table and f"{sizes[0]:,} SYNTHETIC" in table
+
+
+def test_eval_and_review_mark_a_synthetic_run(trained_run):
+    # SYNTHETIC was marked by pneumo runs, stats and the report, but not by pneumo eval and pneumo review.
+    runs, _ = trained_run
+    (run,) = list(runs.iterdir())
+    assert runner.invoke(app, ["eval", str(run)]).stdout.startswith("SYNTHETIC data")
+    assert json.loads(runner.invoke(app, ["eval", str(run), "--json"]).stdout)["synthetic"] is True
+    assert runner.invoke(app, ["review", str(run)]).stdout.startswith("SYNTHETIC data")
+    reviewed = runner.invoke(app, ["review", str(run), "--json"])
+    assert isinstance(json.loads(reviewed.stdout), list) and "SYNTHETIC data" in reviewed.stderr

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import typer
 
+from training.core.jsontext import json_text
 from training.run.paths import RunPaths
 
 from .errors import fail, user_errors
-from .options import RUNS, RUNS_DIR_ALIAS, resolve, runs_folder
+from .options import RUNS, RUNS_DIR_ALIAS, SYNTHETIC_LINE, resolve, runs_folder, synthetic_run
 
 SPLIT_OPTION = typer.Option("test", "--split", help="Which rows of predictions.csv: test or val.")
 _ERRORS = (FileNotFoundError, ValueError, OSError)
@@ -44,9 +45,13 @@ def review(
     if notes.problem:
         typer.echo(f"warning: {notes.problem}", err=True)
     if as_json:
+        if synthetic_run(run_dir):
+            typer.echo(SYNTHETIC_LINE, err=True)  # stdout stays one JSON list
         fields = ("id", "path", "split", "label", "probability", "kind", "verdict", "note", "subtype", "patient")
-        typer.echo(json.dumps([{k: c.get(k) for k in fields} for c in cases], indent=2))
+        typer.echo(json_text([{k: c.get(k) for k in fields} for c in cases]))
     else:
+        if synthetic_run(run_dir):
+            typer.echo(SYNTHETIC_LINE)
         _print_cases(cases, split, threshold)
     if export is not None:
         typer.echo(f"wrote {len(cases)} cases to {export}", err=True)

@@ -15,7 +15,7 @@ from training.core.jsontext import json_text
 from training.run.schema import BEST_VAL_SCORE, HEADLINE, LOG_LINE, METRICS, VAL_LOSS
 
 from .errors import fail, user_errors
-from .options import RUNS, RUNS_DIR_ALIAS, RUNS_OUT_ALIAS, resolve, runs_folder
+from .options import RUNS, RUNS_DIR_ALIAS, RUNS_OUT_ALIAS, SYNTHETIC_LINE, resolve, runs_folder, synthetic_run
 
 # Besides the engine's own errors (training.core.errors.PneumoError), shown as one line without a traceback.
 ENGINE_ERRORS = (FileNotFoundError,)
@@ -277,9 +277,11 @@ def eval_run(
     if as_json:
         keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
                 "threshold", "n")
-        print(json.dumps({**{k: m[k] for k in keys}, "best": best}, indent=2))
+        print(json_text({**{k: m[k] for k in keys}, "best": best, "synthetic": synthetic_run(run_dir)}))
         return
     c = m["confusion"]
+    if synthetic_run(run_dir):
+        print(SYNTHETIC_LINE)
     print(f"{run_dir.name}  split {split}  n {m['n']}  threshold {m['threshold']:.3f}  ({m['source']})")
     if best["epoch"] is not None:
         print(f"  best epoch {best['epoch']}: {best['metric']} {_fmt(best['value'], 4)}"
