@@ -3,6 +3,7 @@
 import hashlib
 import io
 import re
+import socket
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -131,7 +132,7 @@ def test_interrupted_download_resumes_on_the_next_call(server, tmp_path):
     server.files["/p.npz"] = data
     server.cut_after = 5000
     target = tmp_path / "p.npz"
-    with pytest.raises(DataError, match="run the same command again to resume"):
+    with pytest.raises(DataError, match=r"kept in p.npz.part\)?: run it again to resume"):
         fetch(server.url("/p.npz"), target, md5(data))
     assert (tmp_path / "p.npz.part").stat().st_size == 5000 and not target.exists()
     server.cut_after = None
@@ -159,6 +160,29 @@ def test_unreachable_server_is_a_one_line_error(tmp_path):
     with pytest.raises(DataError) as info:
         fetch("http://127.0.0.1:9/none.npz", tmp_path / "x.npz")
     assert "\n" not in str(info.value)
+
+
+def test_offline_download_says_the_host_cannot_be_reached_and_leaves_no_folder(tmp_path, monkeypatch):
+    # Offline, the app showed "Download failed: 'download failed: [Errno -2] ...; run the same command again to
+    # resume'" (doubled, quoted, and no command to run in the app), and both app and CLI left an empty folder.
+    monkeypatch.setattr(socket, "getaddrinfo", _no_dns)
+    dest = tmp_path / "data" / "new"
+    with pytest.raises(DataError) as info:
+        download_dataset("pneumoniamnist", dest)
+    message = str(info.value)
+    assert message.startswith("cannot reach zenodo.org (its name does not resolve: no network, or no DNS)")
+    assert "resume" not in message and "download failed" not in message and "Errno" not in message
+    assert not (tmp_path / "data").exists()  # the folders it made are gone again
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "pneumoniamnist.npz.part").write_bytes(b"x" * 10)
+    with pytest.raises(DataError, match="10 bytes are kept in pneumoniamnist.npz.part: run it again to resume"):
+        download_dataset("pneumoniamnist", keep)
+    assert keep.is_dir()  # a folder that was there before stays
+
+
+def _no_dns(*args, **kwargs):
+    raise socket.gaierror(-2, "Name or service not known")
 
 
 def kermany_zip() -> bytes:

@@ -17,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.core.errors import one_line
 from training.data.records import DataError
 
 URL_ENV = "PNEUMO_DOWNLOAD_URL"
@@ -80,7 +83,16 @@ def download_dataset(
     """Fetch ``dataset`` into ``dest_dir``; return the path to give ``open_source``."""
     job = plan(dataset, size, url, md5)
     dest_dir = Path(dest_dir)
+    made = _new_folders(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download_into(job, dest_dir, progress, keep_archive)
+    except BaseException:
+        _remove_if_empty(made)  # a failed first download leaves no empty folder behind
+        raise
+
+
+def _download_into(job: Download, dest_dir: Path, progress: Progress | None, keep_archive: bool) -> Path:
     target = dest_dir / job.filename
     if job.unpack and not target.exists() and (dest_dir / "chest_xray").is_dir():
         from training.data.sources import open_source
@@ -114,8 +126,7 @@ def fetch(url: str, target: Path, md5: str | None = None, progress: Progress | N
             return _finish(part, target, md5)
         raise DataError(f"download failed: HTTP {exc.code} {exc.reason} for {url}") from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise DataError(f"download failed: {reason} ({url}); run the same command again to resume") from None
+        raise DataError(_unreachable(url, exc, part)) from None
     with response:
         resumed = have and response.status == 206
         if not resumed:
@@ -131,12 +142,44 @@ def fetch(url: str, target: Path, md5: str | None = None, progress: Progress | N
                     if progress is not None:
                         progress(done, total)
         except (OSError, urllib.error.URLError) as exc:
-            raise DataError(f"download interrupted after {done} bytes ({exc}); "
-                            f"run the same command again to resume") from None
+            raise DataError(f"download interrupted after {done:,} bytes ({one_line(exc)}); they are kept in "
+                            f"{part.name}: run it again to resume") from None
     if total is not None and part.stat().st_size < total:
-        raise DataError(f"download incomplete ({part.stat().st_size} of {total} bytes); "
-                        f"run the same command again to resume")
+        raise DataError(f"download incomplete ({part.stat().st_size:,} of {total:,} bytes, kept in {part.name}): "
+                        "run it again to resume")
     return _finish(part, target, md5)
+
+
+def _unreachable(url: str, exc: BaseException, part: Path) -> str:
+    """One line: which host could not be reached, why in words, and what to do (resume only if there is a part)."""
+    host = urllib.parse.urlsplit(url).hostname or url
+    reason = getattr(exc, "reason", exc)
+    why = {socket.gaierror: "its name does not resolve: no network, or no DNS",
+           ConnectionRefusedError: "it refused the connection",
+           TimeoutError: "it did not answer in time"}.get(type(reason))
+    text = f"cannot reach {host} ({why or one_line(reason if isinstance(reason, BaseException) else exc)})"
+    if part.exists() and part.stat().st_size:
+        return f"{text}; {part.stat().st_size:,} bytes are kept in {part.name}: run it again to resume"
+    return f"{text}; check the connection (or give a mirror with --url) and try again"
+
+
+def _new_folders(folder: Path) -> list[Path]:
+    """The folders that creating ``folder`` will make, deepest first."""
+    made = []
+    while not folder.exists():
+        made.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return made
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            return
 
 
 def _finish(part: Path, target: Path, md5: str | None) -> Path:
