@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.run.lock import holder_alive, read_holder
+from training.core.errors import PneumoError
+from training.run.lock import holder_alive, is_lock_holder, read_holder
 from training.run.paths import RunPaths, launch_dir
 from training.run.state import read_run
 from training.run.store import is_run_dir
@@ -132,19 +133,20 @@ def resume_training(run_dir: Path, runs_dir: Path, env: dict | None = None) -> L
     return launched
 
 
-class StopError(Exception):
+class StopError(PneumoError):
     """The run cannot be stopped from here (not running, or on another host)."""
 
 
 def stop_training(run_dir: Path) -> int:
     """Ask the trainer writing ``run_dir`` to stop: SIGINT, on which it checkpoints and exits cleanly."""
-    holder = read_holder(RunPaths(Path(run_dir)).lock)
-    if holder is None or not holder_alive(holder):
+    lock = RunPaths(Path(run_dir)).lock
+    holder = read_holder(lock)
+    if holder is None or not holder_alive(holder, lock):
         raise StopError("the run is not running")
-    import socket
-
-    if holder.host != socket.gethostname():
+    if not holder.here:
         raise StopError(f"the run is written on {holder.host}; stop it there")
+    if not is_lock_holder(holder):  # never signal a process that merely has the pid the lock names
+        raise StopError(f"pid {holder.pid} is not the trainer that holds the run's lock; not signalled")
     try:
         os.kill(holder.pid, signal.SIGINT)
     except ProcessLookupError:

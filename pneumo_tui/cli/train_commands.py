@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
     app.command()(runs)
     app.command(name="eval")(eval_run)
     app.command()(predict)
+    app.command()(unlock)
     app.command()(models)
 
 
@@ -291,6 +292,25 @@ def eval_run(
     print("  confusion     predicted PNEUMONIA  predicted NORMAL")
     print(f"  PNEUMONIA     {c['tp']:>19}  {c['fn']:>16}")
     print(f"  NORMAL        {c['fp']:>19}  {c['tn']:>16}")
+
+
+# --------------------------------------------------------------------------- unlock
+
+
+def unlock(
+    run: str = typer.Argument(..., help="Run folder, or run id (prefix) in --runs."),
+    force: bool = typer.Option(False, "--force", help="Also break a lock taken on another host (make sure no "
+                               "trainer there still writes the run)."),
+    runs_dir: Path = RUNS,
+    runs_alias: Path | None = RUNS_DIR_ALIAS,
+) -> None:
+    """Remove a run's stale lock (its trainer died), or with --force one held on another host."""
+    from training.run.lock import break_lock
+
+    run_dir = resolve(run, runs_folder(runs_dir, runs_alias))
+    with user_errors():
+        holder = break_lock(run_dir, force=force)
+    print(f"removed the lock of {holder.describe()}" if holder else f"{run_dir.name} has no lock")
 
 
 # --------------------------------------------------------------------------- predict

@@ -147,7 +147,7 @@ def resume_run(
 
 def _refuse_if_locked(run_dir: Path) -> None:
     holder = read_holder(RunPaths(run_dir).lock)
-    if holder is not None and holder_alive(holder):
+    if holder is not None and holder_alive(holder, RunPaths(run_dir).lock):
         raise RunLocked(f"run is being written by {holder.describe()} ({RunPaths(run_dir).lock})")
 
 

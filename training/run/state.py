@@ -19,7 +19,7 @@ from pathlib import Path
 
 from training.metrics.binary import binary_metrics
 from training.run.events import EventFollower
-from training.run.lock import holder_alive, read_holder
+from training.run.lock import holder_alive, lock_held, read_holder
 from training.run.operating_point import load_operating_point
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
 from training.run.predictions import read_predictions
@@ -222,11 +222,9 @@ def status_of(lifecycle: dict | None, lock_path: Path) -> str:
     if last == "run_failed":
         return "failed"
     holder = read_holder(lock_path)
-    if holder is not None and holder_alive(holder):
-        return "running"
-    if holder is None and Path(lock_path).exists():
-        return "running"  # lock being created this instant
-    return "stale"
+    if holder is not None:
+        return "running" if holder_alive(holder, lock_path) else "stale"
+    return "running" if lock_held(lock_path) else "stale"  # a lock being written this instant, or none
 
 
 class RunReader:
