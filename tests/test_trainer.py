@@ -102,6 +102,22 @@ def test_a_failing_run_says_run_failed_in_one_line(tmp_path, monkeypatch):
     assert run_status(run) == "failed" and not RunPaths(run).lock.exists()
 
 
+def test_a_loss_that_turns_nan_fails_the_run_instead_of_finishing(tmp_path, monkeypatch):
+    # A run whose loss turned NaN "completed" with NaN losses.
+    import training.engine.trainer
+
+    real = training.engine.trainer.weighted_bce
+
+    def diverging(logits, *args, **kwargs):
+        return real(logits, *args, **kwargs) * float("nan")
+
+    monkeypatch.setattr(training.engine.trainer, "weighted_bce", diverging)
+    with pytest.raises(TrainingFailed, match="the training loss became nan at epoch 1, step 1"):
+        train(load_recipe("cnn3", ["epochs=2", "image_size=32", "batch_size=8"]), square_data(), tmp_path / "runs")
+    run = next((tmp_path / "runs").iterdir())
+    assert run_status(run) == "failed" and "diverged" in read_events(RunPaths(run).events)[-1]["error"]
+
+
 def test_arrays_of_the_wrong_size_are_refused_before_a_run_exists(tmp_path):
     recipe = load_recipe("cnn3", ["epochs=1", "image_size=64"])
     with pytest.raises(ValueError, match="32x32 but the recipe's image_size is 64"):

@@ -19,6 +19,7 @@ exact step. A SIGKILL loses at most the epoch in progress.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import signal
@@ -49,6 +50,7 @@ from training.engine.tta import predict_views
 from training.metrics.binary import binary_metrics
 from training.metrics.thresholds import DEFAULT_THRESHOLD, choose_threshold
 from training.models import build_model, count_parameters
+from training.run.events import EventLogError
 from training.run.lock import RunLocked, holder_alive, read_holder
 from training.run.operating_point import load_threshold, save_threshold
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
@@ -284,14 +286,21 @@ def _run(run_dir: Path, state: TrainState, data: PreparedData, setup: DeviceSetu
                 final_evaluation(state, data, setup, ctx, log)
             log.event("run_finished", reason=reason, best_epoch=state.best.get("epoch"))
         except KeyboardInterrupt:
-            log.event("run_failed", error="stopped at once by a second interrupt; resume from the last epoch",
-                      traceback="")
+            _log_failure(log, "stopped at once by a second interrupt; resume from the last epoch", "")
             raise
         except Exception as exc:
-            error = one_line(exc, kind=True)
-            log.event("run_failed", error=error, traceback=traceback.format_exc())
-            raise TrainingFailed(f"{error} (run {run_dir})") from exc
+            error = one_line(exc, kind=not isinstance(exc, PneumoError))
+            _log_failure(log, error, traceback.format_exc())
+            raise TrainingFailed(f"{error} (run {run_dir})") from None
     return run_dir
+
+
+def _log_failure(log: RunLog, error: str, trace: str) -> None:
+    """Say run_failed in the log if it can still be written (when the log itself failed, it cannot)."""
+    try:
+        log.event("run_failed", error=error, traceback=trace)
+    except (EventLogError, OSError):
+        pass
 
 
 def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: RunLog, stop: StopRequest) -> str:
@@ -304,6 +313,9 @@ def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: Run
             log.save_checkpoint("last", state.checkpoint(), epoch=state.epoch, metric=recipe.best_metric, value=None)
             return "interrupted"
         val = validate(state, data.val, setup)
+        if val[VAL_LOSS] is None or not math.isfinite(val[VAL_LOSS]):
+            raise TrainingFailed(f"the validation loss became {val[VAL_LOSS]} at epoch {epoch}: the model diverged "
+                                 "(try a lower lr); the last good epoch's checkpoint is kept")
         train_stats = _epoch_train_stats(state, ctx)
         state.schedule.after_epoch(val[VAL_LOSS])
         stop_early = state.early_stopping.update(val[recipe.early_stopping_metric])
@@ -348,6 +360,10 @@ def train_one_epoch(state: TrainState, loader: BatchLoader, epoch: int, setup: D
         correct = ((logits.detach() > 0).float() == batch.labels).sum()
         # One device sync per step, which also makes the step's time below real.
         loss_value, n_correct = torch.stack([loss.detach(), correct.float()]).tolist()
+        if not math.isfinite(loss_value):
+            raise TrainingFailed(f"the training loss became {loss_value} at epoch {epoch}, step {step}: the model "
+                                 "diverged (try a lower lr, or check the data); the last good epoch's checkpoint "
+                                 "is kept")
         sums["loss_sum"] += loss_value * n
         sums["correct"] += int(n_correct)
         sums["seen"] += n

@@ -8,38 +8,75 @@ progress) and skip, and count, any line that is not a valid event.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import time
 from pathlib import Path
 
+from training.core.errors import PneumoError
 from training.core.jsontext import finite
 from training.run.schema import parse_event_line
 
 
+class EventLogError(PneumoError):
+    """The event log cannot be written (disk full, file size limit, a failing disk)."""
+
+
 class EventWriter:
-    """Appends events, flushing each one so that followers see it at once."""
+    """Appends events, one ``write`` of a whole line each, so that followers see it at once.
+
+    The log stays line-atomic: a write that fails part-way (disk full) is taken
+    back, and a log that ends in a torn line (a writer killed mid-line) is ended
+    with a newline before anything is appended, so a reader loses no event.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        self._end_torn_line()
 
     def write(self, event: str, **fields) -> dict:
         record = {"event": event, "time": time.time(), **{k: finite(v) for k, v in fields.items()}}
-        self._file.write(json.dumps(record, default=_jsonable, allow_nan=False) + "\n")
-        self._file.flush()
+        self._append((json.dumps(record, default=_jsonable, allow_nan=False) + "\n").encode("utf-8"))
         return record
+
+    def _append(self, data: bytes) -> None:
+        start = os.fstat(self._fd).st_size
+        try:
+            written = os.write(self._fd, data)  # O_APPEND: at the end, in one piece or not at all (below)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes written")
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, start)  # take back the part of the line that made it
+            except OSError:
+                pass
+            raise EventLogError(f"cannot write the event log {self.path}: {exc.strerror or exc}") from None
+
+    def _end_torn_line(self) -> None:
+        size = os.fstat(self._fd).st_size
+        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+            self._append(b"\n")  # the torn line stands alone, and readers skip it as invalid
 
     def sync(self) -> None:
         """Force the log to disk (at epoch ends, not per step: fsync is slow)."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise EventLogError(f"cannot write the event log {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
-        if not self._file.closed:
-            self.sync()
-            self._file.close()
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # nothing more can be saved; a torn end is repaired by the next writer
+        finally:
+            os.close(fd)
 
     def __enter__(self):
         return self

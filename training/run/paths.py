@@ -79,6 +79,10 @@ class RunPaths:
         """stdout/stderr of a detached trainer started by the app."""
         return self.root / "train.log"
 
+    def written_by_the_trainer(self) -> list[Path]:
+        """The files only the run's writer (its lock holder) writes: their stale temporaries are its to clean."""
+        return [self.config, self.predictions, *(self.checkpoint(kind) for kind in CHECKPOINT_KINDS)]
+
     def relative(self, path: Path) -> str:
         """``path`` as the run's events name it: relative to the run folder."""
         return str(Path(path).relative_to(self.root))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from training.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from training.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, temporaries_of
 from training.run.events import EventWriter
 from training.run.lock import RunLock
 from training.run.paths import RunPaths
@@ -31,13 +31,27 @@ class RunLog:
 
     def __enter__(self):
         self._lock.acquire()  # RunLocked when another live process writes this run
-        self._events = EventWriter(self.paths.events)
+        try:
+            self._remove_stale_temporaries()
+            self._events = EventWriter(self.paths.events)
+        except BaseException:
+            self._lock.release()
+            raise
         return self
 
+    def _remove_stale_temporaries(self) -> None:
+        """Temp files of writes that a kill cut short (a checkpoint's can be tens of MB). Only the lock holder
+        writes these files, and we hold the lock: whatever temporaries they have are dead."""
+        for path in self.paths.written_by_the_trainer():
+            for stale in temporaries_of(path):
+                stale.unlink(missing_ok=True)
+
     def __exit__(self, *exc):
-        if self._events is not None:
-            self._events.close()
-        self._lock.release()
+        try:
+            if self._events is not None:
+                self._events.close()
+        finally:
+            self._lock.release()  # on every way out: a run never keeps a lock nobody holds
 
     def event(self, event: str, /, **fields) -> None:
         record = self._events.write(event, **fields)
