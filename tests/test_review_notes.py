@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,30 @@ def test_two_reviewers_do_not_erase_each_other(tmp_path):
     first.set("c", "model wrong")
     final = ReviewNotes(tmp_path)
     assert {k: n.verdict for k, n in final.notes.items()} == {"a": "agree", "b": "unsure", "c": "model wrong"}
+
+
+def test_two_processes_writing_notes_lose_none(tmp_path):
+    # Two writers (two app windows, or the app and pneumo review) setting notes on one run kept about half of 400.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; sys.path.insert(0, sys.argv[3]); from training.run.review_notes import ReviewNotes\n"
+            "notes = ReviewNotes(sys.argv[1])  # loaded once, long-lived: its copy goes stale at once\n"
+            "for i in range(200):\n"
+            "    notes.set(f'{sys.argv[2]}/case-{i:03d}', 'unsure', f'note {i} from {sys.argv[2]}')\n")
+    writers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), who, str(root)]) for who in ("a", "b")]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    notes = ReviewNotes(tmp_path)
+    assert len(notes.notes) == 400 and notes.problem is None
+    assert notes.get("a/case-199").text == "note 199 from a" and notes.get("b/case-000").text == "note 0 from b"
+
+
+def test_every_unreadable_copy_is_kept(tmp_path):
+    # A second unreadable file quarantined in the same second overwrote the first.
+    path = tmp_path / "review.json"
+    for garbage in ("{not json", "[1, 2"):
+        path.write_text(garbage)
+        ReviewNotes(tmp_path).set("x", "agree")
+    kept = sorted(p.read_text() for p in tmp_path.glob("review.json.unreadable-*"))
+    assert kept == ["[1, 2", "{not json"]

@@ -9,7 +9,7 @@
             predictions.csv    id, path, split, label, probability, subtype, patient
             lock               present while a trainer writes the run
             threshold.json     the operating point chosen for the run (optional)
-            review.json        review notes (optional)
+            review.json        review notes (optional), and review.json.lock that their writers take turns on
             train.log          stdout/stderr of a trainer the app started
 
 No other module spells one of these names: they ask ``RunPaths``.
@@ -73,6 +73,11 @@ class RunPaths:
     @property
     def review(self) -> Path:
         return self.root / "review.json"
+
+    @property
+    def review_lock(self) -> Path:
+        """Held while one writer changes review.json (training.run.review_notes)."""
+        return self.root / "review.json.lock"
 
     @property
     def log(self) -> Path:

@@ -1,15 +1,22 @@
 """A reviewer's verdict and note per case, kept in ``review.json`` in the run folder.
 
 Every save is an atomic replace, so a crash mid-save leaves the previous file
-whole. A file that cannot be parsed is never overwritten: it is moved aside to
-``review.json.unreadable-<time>`` on the next save, so no note is lost.
+whole. Writers (two app windows, the app and ``pneumo review``) take turns:
+each change is made under an exclusive lock (``review.json.lock``) on the
+file as it is on disk then, so no writer's note is lost and no writer writes
+back a stale copy of notes it did not change. A file that cannot be parsed is
+never overwritten: it is moved aside to ``review.json.unreadable-<time>``
+(a new name each time) on the next save, so no note is lost.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +41,9 @@ class ReviewNotes:
     """Notes of one run, keyed by the prediction id (as in predictions.csv)."""
 
     def __init__(self, run_dir: Path):
-        self.path = RunPaths(Path(run_dir)).review
+        paths = RunPaths(Path(run_dir))
+        self.path = paths.review
+        self.lock_path = paths.review_lock
         self.notes: dict[str, Note] = {}
         self.problem: str | None = None  # why the file on disk could not be read
         self.skipped = 0  # malformed entries ignored while loading
@@ -64,38 +73,54 @@ class ReviewNotes:
         return self.notes.get(case_id, Note())
 
     def set(self, case_id: str, verdict: str | None = ..., text: str | None = None) -> Note:
-        """Change the verdict and/or the note of a case and save at once."""
+        """Change the verdict and/or the note of a case and save at once, on top of the notes on disk now."""
         if verdict is not ... and verdict is not None and verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r}; one of: {', '.join(VERDICTS)}")
-        self._merge_from_disk()
-        old = self.get(case_id)
-        note = Note(
-            verdict=old.verdict if verdict is ... else verdict,
-            text=old.text if text is None else text,
-            updated=time.time(),
-        )
-        self.notes[case_id] = note
-        self.save()
+        with self._writing():
+            mine = self.notes
+            self.load()  # under the lock: the file as every other writer left it
+            if self.problem:
+                self.notes = mine  # unreadable now: keep what we have; the save moves the bad file aside
+            old = self.get(case_id)
+            note = Note(
+                verdict=old.verdict if verdict is ... else verdict,
+                text=old.text if text is None else text,
+                updated=time.time(),
+            )
+            self.notes[case_id] = note
+            self._save_locked()
         return note
 
-    def _merge_from_disk(self) -> None:
-        """Take in notes another reviewer (another app or process) saved since we loaded."""
-        mine = dict(self.notes)
-        self.load()
-        if self.problem:  # unreadable now: keep what we have; save() moves the bad file aside
-            self.notes = mine
-            return
-        for case_id, note in mine.items():
-            theirs = self.notes.get(case_id)
-            if theirs is None or (note.updated or 0) > (theirs.updated or 0):
-                self.notes[case_id] = note
-
     def save(self) -> None:
+        """Write the notes held here (all of them) under the writers' lock."""
+        with self._writing():
+            self._save_locked()
+
+    def _save_locked(self) -> None:
         if self.problem and self.path.exists():
-            self.path.rename(self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}"))
+            self.path.rename(self._quarantine_name())
         payload = {"version": FORMAT_VERSION, "notes": {k: v.to_json() for k, v in sorted(self.notes.items())}}
         atomic_write_json(self.path, payload)
         self.problem = None
+
+    def _quarantine_name(self) -> Path:
+        """``review.json.unreadable-<time>``, never an existing one (two in one second keep both)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for n in range(10_000):
+            candidate = self.path.with_name(f"{self.path.name}.unreadable-{stamp}" + (f"-{n}" if n else ""))
+            if not candidate.exists():
+                return candidate
+        raise OSError(f"too many unreadable copies of {self.path.name} kept aside")
+
+    @contextmanager
+    def _writing(self):
+        """The writers' exclusive lock: one read-change-write at a time, across processes."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def export_csv(self, out: Path, cases: list[dict] | None = None) -> int:
         """Write notes to CSV; with ``cases`` (prediction rows) one line per case, else one per note."""
