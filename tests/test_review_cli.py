@@ -249,3 +249,28 @@ def test_a_site_sample_sets_the_threshold_and_the_runs_own_data_is_refused(tmp_p
     assert f"({saved['how']})" in invoke("threshold", run).stdout  # showing it says where it came from
     no_rule = invoke("threshold", run, "--on", site)
     assert no_rule.exit_code == 1 and "needs a rule" in no_rule.output
+
+
+@pytest.mark.parametrize("content, words", [('{"threshold": 5, "how": "manual"}', "not 5"),
+                                            ('{"threshold": NaN}', "not nan"),
+                                            ('{"threshold": "0.3"}', "not '0.3'"),
+                                            ("{not json", "not valid JSON")])
+def test_a_threshold_file_that_is_not_a_probability_is_refused_naming_it(tmp_path, content, words):
+    # threshold 5 was used silently (every case NORMAL, sensitivity 0); others fell back to 0.5 without a word.
+    run = write_run(tmp_path / "run", images=False)
+    (run / "threshold.json").write_text(content)
+    for command in (["eval", str(run)], ["review", str(run)], ["threshold", str(run)]):
+        result = invoke(*command)
+        assert result.exit_code == 1 and "threshold.json" in result.output and words in result.output, command
+        assert "Traceback" not in result.output
+    listed = json.loads(invoke("runs", "--runs", str(tmp_path), "--json").stdout)
+    assert listed[0]["threshold"] is None and "threshold.json" in listed[0]["threshold_how"]
+
+
+@pytest.mark.parametrize("value", ["nan", "-3", "5"])
+def test_a_threshold_given_on_the_command_line_must_be_a_probability(tmp_path, value):
+    run = write_run(tmp_path / "run", images=False)
+    for command in (["predict", str(run), str(tmp_path / "x.png"), "--threshold", value],
+                    ["eval", str(run), "--threshold", value]):
+        result = invoke(*command)
+        assert result.exit_code == 1 and "--threshold: the threshold must be a number in [0, 1]" in result.output

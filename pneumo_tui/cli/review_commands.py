@@ -36,9 +36,9 @@ def review(
     from training.run.review_notes import ReviewNotes
 
     run_dir = _run(run, runs_dir, runs_alias)
-    threshold = load_threshold(run_dir)
     notes = ReviewNotes(run_dir)
     with user_errors(*_ERRORS):
+        threshold = load_threshold(run_dir)
         cases = review_cases(run_dir, split=split, include_correct=include_correct, threshold=threshold, notes=notes)
         if export is not None:
             notes.export_csv(export, cases)

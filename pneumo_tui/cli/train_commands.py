@@ -232,7 +232,7 @@ def runs(
     for s in summaries:
         best = f"{s.best_metric} {_fmt(s.best_value, 4)} @{s.best_epoch}" if s.best_metric else "-"
         planned = f"/{s.epochs_planned}" if s.epochs_planned else ""
-        point = f"{s.threshold:.3f} ({s.threshold_how})" if s.threshold is not None else "-"
+        point = f"{s.threshold:.3f} ({s.threshold_how})" if s.threshold is not None else s.threshold_how or "-"
         cells = [s.run_id, s.status, recipe_and_model(s), dataset_text(s), f"{s.epochs_done}{planned}", best,
                  point, *(_fmt(s.test.get(k)) for k in HEADLINE)]
         table.add_row(*(Text(str(c)) for c in cells))  # never markup: every cell comes from a file on disk
@@ -264,8 +264,7 @@ def eval_run(
     """Accuracy, sensitivity, specificity, precision, F1, AUC and the confusion matrix of a run."""
     if split not in ("train", "val", "test"):
         fail(f"--split must be train, val or test, not {split!r}")
-    if threshold is not None and not 0 <= threshold <= 1:
-        fail("--threshold must be in [0, 1]")
+    _check_threshold_option(threshold)
     from training.evaluation.evaluate import evaluate_run
     from training.run.state import read_run
 
@@ -292,6 +291,15 @@ def eval_run(
     print("  confusion     predicted PNEUMONIA  predicted NORMAL")
     print(f"  PNEUMONIA     {c['tp']:>19}  {c['fn']:>16}")
     print(f"  NORMAL        {c['fp']:>19}  {c['tn']:>16}")
+
+
+def _check_threshold_option(threshold: float | None) -> None:
+    """--threshold nan, -3 or 5 is a one-line error, never a threshold."""
+    if threshold is not None:
+        from training.run.operating_point import check_threshold
+
+        with user_errors():
+            check_threshold(threshold, "--threshold")
 
 
 # --------------------------------------------------------------------------- unlock
@@ -327,6 +335,7 @@ def predict(
     """A PNEUMONIA probability and a label per image, with the run's best checkpoint."""
     from training.evaluation.predict import predict_images
 
+    _check_threshold_option(threshold)
     run_dir = resolve(run, runs_folder(runs_dir, runs_alias))
     with user_errors(*ENGINE_ERRORS):
         results = predict_images(run_dir, images, threshold=threshold)

@@ -1,16 +1,35 @@
-"""The decision threshold saved with a run (``threshold.json``), used by eval and predict.
+"""The decision threshold saved with a run (``threshold.json``), used by eval, predict, review and the app.
 
-How a threshold is chosen (the rules) is ``training.metrics.thresholds``; this is the file.
+How a threshold is chosen (the rules) is ``training.metrics.thresholds``; this is the file. A threshold is a
+probability: a number in [0, 1]. One that is not (5, NaN, a string), wherever it comes from (the file, a
+command line, the app), is refused with a one-line ``OperatingPointError`` naming where it came from, never
+used and never replaced by 0.5 without a word.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+from training.core.errors import PneumoError
 from training.core.fileio import atomic_write_json
 from training.metrics.thresholds import DEFAULT_THRESHOLD
 from training.run.paths import RunPaths
+
+DEFAULT_HOW = "the default: no operating point chosen yet"
+
+
+class OperatingPointError(PneumoError, ValueError):
+    """A threshold that is not a probability, or a threshold file that cannot be read."""
+
+
+def check_threshold(value, where: str) -> float:
+    """``value`` as a threshold in [0, 1], or ``OperatingPointError`` saying what ``where`` holds instead."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0.0 <= value <= 1.0:
+        raise OperatingPointError(f"{where}: the threshold must be a number in [0, 1], not {_show(value)}")
+    return float(value)
 
 
 def load_threshold(run_dir: Path) -> float:
@@ -18,15 +37,35 @@ def load_threshold(run_dir: Path) -> float:
 
 
 def load_operating_point(run_dir: Path) -> dict:
-    """``{"threshold": t, "how": where it came from}``; the default 0.5 when none was saved
-    or the file is unreadable."""
+    """``{"threshold": t, "how": where it came from}``; the default 0.5 when none was saved.
+
+    ``OperatingPointError`` when threshold.json is there but unreadable or holds no valid threshold.
+    """
+    path = RunPaths(Path(run_dir)).threshold
     try:
-        info = json.loads(RunPaths(Path(run_dir)).threshold.read_text())
-        return {"threshold": float(info["threshold"]), "how": info.get("how", "saved")}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {"threshold": DEFAULT_THRESHOLD, "how": "the default: no operating point chosen yet"}
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {"threshold": DEFAULT_THRESHOLD, "how": DEFAULT_HOW}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OperatingPointError(f"{path}: cannot be read ({type(exc).__name__}); fix or delete it") from None
+    try:
+        info = json.loads(text)
+    except (ValueError, RecursionError):
+        raise OperatingPointError(f"{path}: not valid JSON; fix or delete it (pneumo threshold RUN saves a new "
+                                  "one)") from None
+    if not isinstance(info, dict) or "threshold" not in info:
+        raise OperatingPointError(f"{path}: holds no threshold; fix or delete it")
+    how = info.get("how")
+    return {"threshold": check_threshold(info["threshold"], str(path)),
+            "how": how if isinstance(how, str) and how else "saved"}
 
 
 def save_threshold(run_dir: Path, threshold: float, how: str, **details) -> None:
     """``how`` says where it came from, e.g. "youden on val" or "sensitivity>=0.95 on val"."""
-    atomic_write_json(RunPaths(Path(run_dir)).threshold, {"threshold": float(threshold), "how": how, **details})
+    value = check_threshold(threshold, "the threshold to save")
+    atomic_write_json(RunPaths(Path(run_dir)).threshold, {"threshold": value, "how": how, **details})
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

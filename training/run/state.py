@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.core.errors import one_line
 from training.metrics.binary import binary_metrics
 from training.run.events import EventFollower
 from training.run.lock import holder_alive, lock_held, read_holder
-from training.run.operating_point import load_operating_point
+from training.run.operating_point import OperatingPointError, load_operating_point
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
 from training.run.predictions import read_predictions
 from training.run.schema import BEST_VAL_SCORE, HEADLINE, LIFECYCLE
@@ -331,8 +332,8 @@ class RunReader:
             best_epoch=s.best_epoch,
             val_auc=s.best_row.get(BEST_VAL_SCORE),
             test=test,
-            threshold=op["threshold"] if test else None,
-            threshold_how=op["how"] if test else None,
+            threshold=op.get("threshold") if test else None,
+            threshold_how=op.get("how") if test or op.get("threshold") is None else None,
             started=s.started.get("time"),
             synthetic=self.synthetic,
             reason=s.end_reason,
@@ -351,7 +352,10 @@ class RunReader:
         return self._op
 
     def _figures_at_saved_point(self, test: dict | None) -> tuple[dict, dict]:
-        op = load_operating_point(self.run_dir)
+        try:
+            op = load_operating_point(self.run_dir)
+        except OperatingPointError as exc:  # listed all the same, with what is wrong instead of figures
+            return {"threshold": None, "how": one_line(exc)}, {}
         if test is None:
             return op, {}
         if isinstance(test.get("threshold"), (int, float)) and abs(test["threshold"] - op["threshold"]) < 1e-12:
