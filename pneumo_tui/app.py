@@ -22,6 +22,7 @@ from .screens.help import HelpScreen
 from .screens.runs import RunsView
 from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
+from .stylesheets import sheet
 from .widgets.keybar import KeyBar
 from .widgets.screen_tabs import ScreenTabs
 from .widgets.xray import set_image_protocol
@@ -65,7 +66,7 @@ def review_widget(run_dir: Path):
 
 class PneumoApp(App):
     TITLE = "pneumo-tui"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = [sheet(name) for name in ("app", "data", "train", "runs", "review")]
     # The tab bar already shows 1-4, so the key bar leaves them out.
     BINDINGS = [
         Binding("1", "show_tab('data')", "Data", show=False),

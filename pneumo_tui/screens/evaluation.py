@@ -29,25 +29,15 @@ from training.metrics.thresholds import pr_curve, roc_curve, threshold_for_sensi
 from training.run.operating_point import load_threshold, save_threshold
 from training.run.paths import RunPaths
 
+from ..stylesheets import sheet
+
 N_BOOT = 1000
 
 
 class EvaluationView(Vertical, can_focus=True):
-    """Numbers on the left, ROC and PR on the right; the view holds focus so arrows move the threshold."""
+    """Numbers on the left, ROC and PR on the right; the view holds focus so arrows move the threshold.
 
-    DEFAULT_CSS = """
-    EvaluationView { height: 1fr; }
-    EvaluationView #eval-title { height: 1; text-style: bold; padding: 0 1; }
-    EvaluationView #eval-body { height: 1fr; }
-    EvaluationView #eval-numbers { width: 46; padding: 0 1; }
-    EvaluationView #eval-confusion { height: 7; }
-    EvaluationView #eval-metrics { height: auto; }
-    EvaluationView #eval-ci { height: auto; margin-top: 1; }
-    EvaluationView #eval-help { height: auto; margin-top: 1; color: $text-muted; }
-    EvaluationView #eval-target { display: none; }
-    EvaluationView #eval-target.editing { display: block; }
-    EvaluationView #eval-plots { width: 1fr; }
-    EvaluationView PlotWidget { height: 1fr; }
+    Its layout is ``styles/evaluation.tcss``, which EvaluationScreen loads.
     """
 
     BINDINGS = [
@@ -260,6 +250,7 @@ class EvaluationScreen(Screen):
     """EvaluationView as a full screen; Esc goes back (dismiss, so the opener can reload)."""
 
     BINDINGS = [Binding("escape", "dismiss", "Back")]
+    CSS_PATH = sheet("evaluation")
 
     def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
         super().__init__(**kwargs)

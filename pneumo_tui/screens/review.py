@@ -23,6 +23,7 @@ from training.run.operating_point import load_threshold
 from training.run.paths import RunPaths
 from training.run.review_notes import ReviewNotes
 
+from ..stylesheets import sheet
 from ..widgets.xray import XRayView
 
 KIND_FILTERS = ("errors", "FN", "FP")
@@ -32,22 +33,9 @@ CAVEAT = "saliency is not localisation"
 
 
 class ReviewView(Vertical):
-    """List of misclassified cases (left) and the selected X-ray (right)."""
+    """List of misclassified cases (left) and the selected X-ray (right).
 
-    DEFAULT_CSS = """
-    ReviewView { height: 1fr; }
-    ReviewView #review-title { height: 1; text-style: bold; padding: 0 1; }
-    ReviewView #review-body { height: 1fr; }
-    ReviewView #review-list { width: 3fr; min-width: 40; }
-    ReviewView #review-cases { height: 1fr; }
-    ReviewView #review-filters { height: 2; color: $text-muted; padding: 0 1; }
-    ReviewView #review-side { width: 2fr; min-width: 30; padding: 0 1; }
-    ReviewView #review-case { height: 4; }
-    ReviewView #review-xray { height: 1fr; }
-    ReviewView #review-view-status { height: 3; color: $text-muted; }
-    ReviewView #review-view-status.caveat { color: $warning; }
-    ReviewView #review-note { display: none; }
-    ReviewView #review-note.editing { display: block; }
+    Its layout is ``styles/review.tcss`` (the app and ReviewScreen load it).
     """
 
     BINDINGS = [
@@ -414,6 +402,7 @@ class ReviewScreen(Screen):
     """ReviewView as a full screen; Esc goes back."""
 
     BINDINGS = [Binding("escape", "dismiss", "Back")]
+    CSS_PATH = sheet("review")
 
     def __init__(self, run_dir: Path, split: str = "test", **kwargs):
         super().__init__(**kwargs)

@@ -14,8 +14,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import Static
 
 from training.run.paths import RunPaths
@@ -25,46 +23,15 @@ from training.run.store import is_run_dir
 
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
 from ..widgets.run_table import RunTable
+from ..widgets.smoothing import SmoothingSlider
 
 OVERLAY_METRICS = OVERLAY  # the per-epoch metrics m cycles through
-SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 SCAN_TICKS = 5  # look for new run folders every few seconds; known runs are polled every tick
 
 
 def _short_id(run_id: str) -> str:
     """Run ids start with the date; in a legend the end (time, model) tells runs apart."""
     return run_id if len(run_id) <= 22 else "…" + run_id[-21:]
-
-
-class SmoothingSlider(Widget, can_focus=True):
-    """A keyboard slider for the smoothing weight ([ and ] anywhere on the screen, or left/right here)."""
-
-    DEFAULT_CSS = "SmoothingSlider { height: 1; width: 1fr; }"
-    BINDINGS = [Binding("left", "step(-1)", show=False), Binding("right", "step(1)", show=False)]
-
-    class Changed(Message):
-        def __init__(self, value: float):
-            super().__init__()
-            self.value = value
-
-    def __init__(self, value: float = 0.6, **kwargs):
-        super().__init__(**kwargs)
-        self.index = min(range(len(SMOOTHING_STEPS)), key=lambda i: abs(SMOOTHING_STEPS[i] - value))
-
-    @property
-    def value(self) -> float:
-        return SMOOTHING_STEPS[self.index]
-
-    def action_step(self, delta: int) -> None:
-        index = max(0, min(len(SMOOTHING_STEPS) - 1, self.index + delta))
-        if index != self.index:
-            self.index = index
-            self.refresh()
-            self.post_message(self.Changed(self.value))
-
-    def render(self) -> Text:
-        track = "".join("●" if i == self.index else "─" for i in range(len(SMOOTHING_STEPS)))
-        return Text.assemble(("smoothing ", "bold"), f"{self.value:.2f} ", track)
 
 
 class RunsView(Vertical):
