@@ -2,17 +2,19 @@
 
 One timer ticks once a second and only the visible screen reads new events and
 redraws, so a hidden chart costs nothing and a followed run is never slowed by
-the app (it only reads the run folder).
+the app (it only reads the run folder). The app reaches its views through typed
+accessors, and each view says which of its widgets takes the focus.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
 from training.run.paths import RunPaths
@@ -20,6 +22,7 @@ from training.run.paths import RunPaths
 from .screens.data import DataView
 from .screens.help import HelpScreen
 from .screens.runs import RunsView
+from .screens.tab_view import TabView
 from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
 from .stylesheets import sheet
@@ -27,19 +30,25 @@ from .widgets.keybar import KeyBar
 from .widgets.screen_tabs import ScreenTabs
 from .widgets.xray import set_image_protocol
 
-TABS = ("data", "train", "runs", "review")
+if TYPE_CHECKING:
+    from .screens.review import ReviewView
 
 
-class ReviewPane(Vertical):
+class ReviewPane(TabView):
     """Hosts the review of the run attached last (the review widgets are the review module's)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.run_dir: Path | None = None
         self.reviewing = False  # a ReviewView is mounted (not a hint)
+        self._review: ReviewView | None = None  # that ReviewView
 
     def compose(self) -> ComposeResult:
         yield Static("Attach a run on the Runs screen (3, Enter or r) to review its predictions.", id="review-hint")
+
+    @property
+    def focus_target(self) -> Widget | None:
+        return self._review.focus_target if self.reviewing and self._review is not None else None
 
     def show_run(self, run_dir: Path | None = None) -> None:
         """Review ``run_dir`` (or look again at the current one: its predictions appear when training ends)."""
@@ -48,6 +57,7 @@ class ReviewPane(Vertical):
             return
         self.run_dir = run_dir
         widget, self.reviewing = review_widget(run_dir)
+        self._review = widget if self.reviewing else None
         self.remove_children()
         self.mount(widget)
 
@@ -120,44 +130,69 @@ class PneumoApp(App):
         if self.poll_interval > 0:
             self.set_interval(self.poll_interval, self.tick)
 
+    # ---- the children the app works with
+
+    @property
+    def tabs(self) -> ScreenTabs:
+        return self.query_one(ScreenTabs)
+
+    @property
+    def data_view(self) -> DataView:
+        return self.query_one(DataView)
+
+    @property
+    def train_view(self) -> TrainView:
+        return self.query_one(TrainView)
+
+    @property
+    def runs_view(self) -> RunsView:
+        return self.query_one(RunsView)
+
+    @property
+    def review_pane(self) -> ReviewPane:
+        return self.query_one(ReviewPane)
+
+    def tab_views(self) -> dict[str, TabView]:
+        """The view in each tab, by the tab's id (the ids compose gives the panes and show_tab takes)."""
+        return {"data": self.data_view, "train": self.train_view, "runs": self.runs_view, "review": self.review_pane}
+
     # ---- the once-a-second tick: only the visible tab works
 
     def tick(self) -> None:
         try:
-            active = self.query_one(TabbedContent).active
-            view = {"train": "#train-view", "runs": "#runs-view"}.get(active)
+            view = {"train": self.train_view, "runs": self.runs_view}.get(self.tabs.active)
             if view is not None and self.screen is self.screen_stack[0]:
-                self.query_one(view).tick()
+                view.tick()
         except NoMatches:  # a last tick while the app tears its widgets down
             return
 
     # ---- navigation
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.tabs.active = tab
         self._focus_tab(tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         try:
-            if event.pane.id != self.query_one(TabbedContent).active:
+            if event.pane.id != self.tabs.active:
                 return  # stale: the tab changed again since; focusing this pane would switch back to it
             if event.pane.id == "review":
-                self.query_one(ReviewPane).show_run()
+                self.review_pane.show_run()
             self._focus_tab(event.pane.id or "")
-            if event.pane.id in ("train", "runs"):
-                self.query_one(f"#{event.pane.id}-view").tick()  # catch up at once, not a second later
+            view = {"train": self.train_view, "runs": self.runs_view}.get(event.pane.id or "")
+            if view is not None:
+                view.tick()  # catch up at once, not a second later
         except NoMatches:  # a late activation while the app tears its widgets down
             return
 
     def _focus_tab(self, tab: str) -> None:
         # Focus must move into the new pane: TabbedContent re-shows the pane holding the focus.
-        target = {"data": "#data-body", "train": "#recipe", "runs": "#run-table"}.get(tab)
         try:
-            pane = self.query_one(f"TabPane#{tab}")
+            view = self.tab_views().get(tab)
+            target = view.focus_target if view is not None else None
+            (target or self.tabs.query_one(Tabs)).focus()
         except NoMatches:  # the app is closing
             return
-        focusable = pane.query_one(target) if target else next((w for w in pane.query("*") if w.focusable), None)
-        (focusable or self.query_one(TabbedContent).query_one(Tabs)).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -170,17 +205,18 @@ class PneumoApp(App):
             return
         self.data = Path(path)
         self.sub_title = str(self.data)
-        self.query_one(DataView).show_data(self.data)
-        self.query_one(TrainView).data = self.data
+        self.data_view.show_data(self.data)
+        self.train_view.data = self.data
         self.action_show_tab("data")
 
     def attach(self, run_dir: Path) -> None:
         """Follow ``run_dir`` live on the Train screen (and make it the run to review)."""
-        self.query_one(TrainView).follow(Path(run_dir))
-        self.query_one(ReviewPane).run_dir = Path(run_dir)
-        self.query_one(ReviewPane).reviewing = False
+        self.train_view.follow(Path(run_dir))
+        self.review_pane.run_dir = Path(run_dir)
+        self.review_pane.reviewing = False
         self.action_show_tab("train")
 
     def review(self, run_dir: Path) -> None:
-        self.query_one(ReviewPane).show_run(Path(run_dir))
+        """Review ``run_dir`` on the Review screen."""
+        self.review_pane.show_run(Path(run_dir))
         self.action_show_tab("review")

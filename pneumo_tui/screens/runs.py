@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from training.run.paths import RunPaths
@@ -24,6 +24,7 @@ from training.run.store import is_run_dir
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
 from ..widgets.run_table import RunTable
 from ..widgets.smoothing import SmoothingSlider
+from .tab_view import TabView
 
 OVERLAY_METRICS = OVERLAY  # the per-epoch metrics m cycles through
 SCAN_TICKS = 5  # look for new run folders every few seconds; known runs are polled every tick
@@ -34,7 +35,9 @@ def _short_id(run_id: str) -> str:
     return run_id if len(run_id) <= 22 else "…" + run_id[-21:]
 
 
-class RunsView(Vertical):
+class RunsView(TabView):
+    """The table of runs over the overlay charts."""
+
     BINDINGS = [
         Binding("enter", "attach", "Attach"),
         Binding("r", "review", "Review"),
@@ -71,6 +74,32 @@ class RunsView(Vertical):
         self._show_controls()
         self._first_load()
 
+    # ---- the children the view works with
+
+    @property
+    def table(self) -> RunTable:
+        return self.query_one(RunTable)
+
+    @property
+    def controls(self) -> Static:
+        return self.query_one("#runs-controls", Static)
+
+    @property
+    def slider(self) -> SmoothingSlider:
+        return self.query_one(SmoothingSlider)
+
+    @property
+    def deck(self) -> ChartDeck:
+        return self.query_one(ChartDeck)
+
+    def chart(self, name: str) -> CurveChart:
+        """The overlay chart ``name``: steps or epochs."""
+        return self.query_one(f"#overlay-{name}", CurveChart)
+
+    @property
+    def focus_target(self) -> Widget:
+        return self.table
+
     # ---- the table: one incremental follower per run, so a refresh reads only what was appended
 
     def _new_followers(self) -> dict[str, RunReader]:
@@ -104,7 +133,7 @@ class RunsView(Vertical):
         self._redraw()
 
     def _show_table(self) -> None:
-        self.query_one(RunTable).show_runs([f.summary() for f in self.followers.values()])
+        self.table.show_runs([f.summary() for f in self.followers.values()])
 
     def action_reload(self) -> None:
         self.reload_now()
@@ -123,7 +152,7 @@ class RunsView(Vertical):
     # ---- overlay
 
     def overlay_ids(self) -> list[str]:
-        table = self.query_one(RunTable)
+        table = self.table
         if table.selected:
             return list(table.selected)
         return [table.current_run_id] if table.current_run_id else []
@@ -140,7 +169,7 @@ class RunsView(Vertical):
     def _redraw(self) -> None:
         run_ids = self.overlay_ids()
         followers = self._followers_for(run_ids)
-        smoothing = self.query_one(SmoothingSlider).value
+        smoothing = self.slider.value
         key = (tuple(run_ids), tuple(f.version for f in followers), smoothing, self.metric, self.log_scale)
         if key == self._drawn:
             return  # nothing new: no redraw
@@ -152,11 +181,11 @@ class RunsView(Vertical):
             xs, ys = f.series.epoch_series(self.metric)
             epochs.append(Curve(_short_id(f.run_id), xs, ys, colour))
         is_loss = self.metric.endswith("loss")
-        self.query_one("#overlay-steps", CurveChart).set_data(
+        self.chart("steps").set_data(
             steps, smoothing=smoothing, log=self.log_scale,
             title="Training loss per step" + (" (log)" if self.log_scale else ""),
         )
-        self.query_one("#overlay-epochs", CurveChart).set_data(
+        self.chart("epochs").set_data(
             epochs, smoothing=0.0, log=self.log_scale and is_loss,
             mark_x=followers[0].series.best_epoch if len(followers) == 1 else None,
             ylimits=(None, None) if is_loss else (0.0, 1.0),
@@ -164,7 +193,7 @@ class RunsView(Vertical):
         )
 
     def _show_controls(self) -> None:
-        self.query_one("#runs-controls", Static).update(
+        self.controls.update(
             Text.assemble(("metric ", "bold"), self.metric, ("  log ", "bold"), "on" if self.log_scale else "off",
                           "   space: overlay  enter: attach  [ ]: smoothing  m: metric  l: log"),
             layout=False,
@@ -173,10 +202,10 @@ class RunsView(Vertical):
     # ---- actions
 
     def action_toggle(self) -> None:
-        self.query_one(RunTable).action_toggle_selected()
+        self.table.action_toggle_selected()
 
     def action_smooth(self, delta: int) -> None:
-        self.query_one(SmoothingSlider).action_step(delta)
+        self.slider.action_step(delta)
 
     def on_smoothing_slider_changed(self) -> None:
         self._redraw()
@@ -192,20 +221,19 @@ class RunsView(Vertical):
         self._redraw()
 
     def action_cycle_chart(self) -> None:
-        self.query_one(ChartDeck).cycle()
+        self.deck.cycle()
 
     def on_data_table_row_selected(self, event) -> None:
         event.stop()
         self.action_attach()
 
     def action_attach(self) -> None:
-        table = self.query_one(RunTable)
-        run_id = table.current_run_id
-        if run_id and run_id in table.summaries:
-            self.app.attach(table.summaries[run_id].path)
+        path = self._current_path()
+        if path is not None:
+            self.app.attach(path)
 
     def _current_path(self) -> Path | None:
-        table = self.query_one(RunTable)
+        table = self.table
         run_id = table.current_run_id
         return table.summaries[run_id].path if run_id in table.summaries else None
 
@@ -229,7 +257,7 @@ class RunsView(Vertical):
             self.notify(str(exc), severity="warning")
 
     def action_compare(self) -> None:
-        table = self.query_one(RunTable)
+        table = self.table
         if len(table.selected) != 2:
             self.notify("select exactly two runs with space to compare them", severity="warning")
             return
