@@ -1,9 +1,11 @@
 """The Textual app: Data, Train, Runs and Review screens as tabs, keyboard first.
 
-One timer ticks once a second and only the visible screen reads new events and
-redraws, so a hidden chart costs nothing and a followed run is never slowed by
-the app (it only reads the run folder). The app reaches its views through typed
-accessors, and each view says which of its widgets takes the focus.
+Messages up, calls down: the views post messages (``messages.py``: attach,
+review, evaluate, compare) that the app handles with ``@on``, calling public
+methods on its typed children; each view says which of its widgets takes the
+focus. One timer ticks once a second and only the visible screen reads new
+events and redraws, so a hidden chart costs nothing and a followed run is never
+slowed by the app (it only reads the run folder).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -19,6 +22,7 @@ from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
 from training.run.paths import RunPaths
 
+from .messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun
 from .screens.data import DataView
 from .screens.help import HelpScreen
 from .screens.runs import RunsView
@@ -49,6 +53,11 @@ class ReviewPane(TabView):
     @property
     def focus_target(self) -> Widget | None:
         return self._review.focus_target if self.reviewing and self._review is not None else None
+
+    def choose(self, run_dir: Path) -> None:
+        """Make ``run_dir`` the run to review next time the tab is shown (without reading it now)."""
+        self.run_dir = Path(run_dir)
+        self.reviewing = False
 
     def show_run(self, run_dir: Path | None = None) -> None:
         """Review ``run_dir`` (or look again at the current one: its predictions appear when training ends)."""
@@ -209,11 +218,37 @@ class PneumoApp(App):
         self.train_view.data = self.data
         self.action_show_tab("data")
 
+    # ---- what the views ask for
+
+    @on(AttachRun)
+    def _attach_run(self, message: AttachRun) -> None:
+        self.attach(message.run_dir)
+
+    @on(ReviewRun)
+    def _review_run(self, message: ReviewRun) -> None:
+        self.review(message.run_dir)
+
+    @on(OpenEvaluation)
+    def _open_evaluation(self, message: OpenEvaluation) -> None:
+        from .screens.evaluation import EvaluationScreen
+
+        review = message.review  # a threshold saved there changes which cases are errors: reload it after
+        try:
+            self.push_screen(EvaluationScreen(message.run_dir),
+                             callback=(lambda _: review.reload()) if review is not None else None)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+
+    @on(CompareRuns)
+    def _compare_runs(self, message: CompareRuns) -> None:
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(message.a, message.b))
+
     def attach(self, run_dir: Path) -> None:
         """Follow ``run_dir`` live on the Train screen (and make it the run to review)."""
         self.train_view.follow(Path(run_dir))
-        self.review_pane.run_dir = Path(run_dir)
-        self.review_pane.reviewing = False
+        self.review_pane.choose(Path(run_dir))
         self.action_show_tab("train")
 
     def review(self, run_dir: Path) -> None:

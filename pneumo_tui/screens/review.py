@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -24,6 +24,7 @@ from training.run.operating_point import load_threshold
 from training.run.paths import RunPaths
 from training.run.review_notes import ReviewNotes
 
+from ..messages import OpenEvaluation
 from ..stylesheets import sheet
 from ..widgets.xray import XRayView
 
@@ -36,7 +37,8 @@ CAVEAT = "saliency is not localisation"
 class ReviewView(Vertical):
     """List of misclassified cases (left) and the selected X-ray (right).
 
-    Its layout is ``styles/review.tcss`` (the app and ReviewScreen load it).
+    Its layout is ``styles/review.tcss`` (the app and ReviewScreen load it). ``e`` posts
+    OpenEvaluation; whoever hosts the view (the app, or ReviewScreen) opens it.
     """
 
     BINDINGS = [
@@ -408,10 +410,8 @@ class ReviewView(Vertical):
     # --- navigation --------------------------------------------------------------
 
     def action_evaluation(self) -> None:
-        from .evaluation import EvaluationScreen
-
-        # a threshold saved there changes which cases are errors: reload on the way back
-        self.app.push_screen(EvaluationScreen(self.run_dir), callback=lambda _: self.reload())
+        # a threshold saved there changes which cases are errors: the host reloads this view on the way back
+        self.post_message(OpenEvaluation(self.run_dir, review=self))
 
     def reload(self) -> None:
         """Re-read threshold, predictions and notes (e.g. after a new threshold was saved)."""
@@ -423,7 +423,7 @@ class ReviewView(Vertical):
 
 
 class ReviewScreen(Screen):
-    """ReviewView as a full screen; Esc goes back."""
+    """ReviewView as a full screen; Esc goes back. It opens the evaluation the view asks for."""
 
     BINDINGS = [Binding("escape", "dismiss", "Back")]
     CSS_PATH = sheet("review")
@@ -436,3 +436,14 @@ class ReviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ReviewView(self.run_dir, self.split, id="review-view")
         yield Footer()
+
+    @property
+    def review_view(self) -> ReviewView:
+        return self.query_one(ReviewView)
+
+    @on(OpenEvaluation)
+    def open_evaluation(self, message: OpenEvaluation) -> None:
+        from .evaluation import EvaluationScreen
+
+        message.stop()
+        self.app.push_screen(EvaluationScreen(message.run_dir), callback=lambda _: self.review_view.reload())

@@ -21,6 +21,7 @@ from training.run.schema import OVERLAY
 from training.run.state import RunReader
 from training.run.store import is_run_dir
 
+from ..messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
 from ..widgets.run_table import RunTable
 from ..widgets.smoothing import SmoothingSlider
@@ -36,7 +37,7 @@ def _short_id(run_id: str) -> str:
 
 
 class RunsView(TabView):
-    """The table of runs over the overlay charts."""
+    """The table of runs over the overlay charts; Enter, r, e and c hand a run on to the app."""
 
     BINDINGS = [
         Binding("enter", "attach", "Attach"),
@@ -230,7 +231,7 @@ class RunsView(TabView):
     def action_attach(self) -> None:
         path = self._current_path()
         if path is not None:
-            self.app.attach(path)
+            self.post_message(AttachRun(path))
 
     def _current_path(self) -> Path | None:
         table = self.table
@@ -240,7 +241,7 @@ class RunsView(TabView):
     def action_review(self) -> None:
         path = self._current_path()
         if path is not None:
-            self.app.review(path)
+            self.post_message(ReviewRun(path))
 
     def action_evaluate(self) -> None:
         path = self._current_path()
@@ -249,19 +250,12 @@ class RunsView(TabView):
         if not RunPaths(path).predictions.is_file():
             self.notify(f"{path.name} has no predictions yet", severity="warning")
             return
-        from .evaluation import EvaluationScreen
-
-        try:
-            self.app.push_screen(EvaluationScreen(path))
-        except ValueError as exc:
-            self.notify(str(exc), severity="warning")
+        self.post_message(OpenEvaluation(path))
 
     def action_compare(self) -> None:
         table = self.table
         if len(table.selected) != 2:
             self.notify("select exactly two runs with space to compare them", severity="warning")
             return
-        from .compare import CompareScreen
-
         a, b = (table.summaries[r].path for r in table.selected)
-        self.app.push_screen(CompareScreen(a, b))
+        self.post_message(CompareRuns(a, b))
