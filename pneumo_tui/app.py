@@ -3,9 +3,9 @@
 Messages up, calls down: the views post messages (``messages.py``: attach,
 review, evaluate, compare) that the app handles with ``@on``, calling public
 methods on its typed children; each view says which of its widgets takes the
-focus. One timer ticks once a second and only the visible screen reads new
-events and redraws, so a hidden chart costs nothing and a followed run is never
-slowed by the app (it only reads the run folder).
+focus. Each view owns its refresh timer and the app only says which tab is
+shown, so a hidden chart costs nothing and a followed run is never slowed by
+the app (it only reads the run folder).
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ class ReviewPane(TabView):
     @property
     def focus_target(self) -> Widget | None:
         return self._review.focus_target if self.reviewing and self._review is not None else None
+
+    def shown(self) -> None:
+        self.show_run()
 
     def choose(self, run_dir: Path) -> None:
         """Make ``run_dir`` the run to review next time the tab is shown (without reading it now)."""
@@ -114,7 +117,7 @@ class PneumoApp(App):
         self.attach_to = Path(attach) if attach else None
         self.image_protocol = image_protocol
         set_image_protocol(image_protocol)  # the review screens' X-ray views follow --image-protocol too
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval  # seconds between the shown view's polls of its runs; 0: none
         self.show_welcome = welcome
 
     def compose(self) -> ComposeResult:
@@ -123,9 +126,9 @@ class PneumoApp(App):
             with TabPane("1 Data", id="data"):
                 yield DataView(self.data, self.image_protocol, id="data-view")
             with TabPane("2 Train", id="train"):
-                yield TrainView(self.data, self.runs_dir, id="train-view")
+                yield TrainView(self.data, self.runs_dir, poll_interval=self.poll_interval, id="train-view")
             with TabPane("3 Runs", id="runs"):
-                yield RunsView(self.runs_dir, id="runs-view")
+                yield RunsView(self.runs_dir, poll_interval=self.poll_interval, id="runs-view")
             with TabPane("4 Review", id="review"):
                 yield ReviewPane(id="review-pane")
         yield KeyBar(id="keybar")
@@ -136,8 +139,6 @@ class PneumoApp(App):
             self.attach(self.attach_to)
         elif self.data is None and self.show_welcome:
             self.push_screen(WelcomeScreen(), self._data_chosen)
-        if self.poll_interval > 0:
-            self.set_interval(self.poll_interval, self.tick)
 
     # ---- the children the app works with
 
@@ -165,16 +166,6 @@ class PneumoApp(App):
         """The view in each tab, by the tab's id (the ids compose gives the panes and show_tab takes)."""
         return {"data": self.data_view, "train": self.train_view, "runs": self.runs_view, "review": self.review_pane}
 
-    # ---- the once-a-second tick: only the visible tab works
-
-    def tick(self) -> None:
-        try:
-            view = {"train": self.train_view, "runs": self.runs_view}.get(self.tabs.active)
-            if view is not None and self.screen is self.screen_stack[0]:
-                view.tick()
-        except NoMatches:  # a last tick while the app tears its widgets down
-            return
-
     # ---- navigation
 
     def action_show_tab(self, tab: str) -> None:
@@ -185,12 +176,14 @@ class PneumoApp(App):
         try:
             if event.pane.id != self.tabs.active:
                 return  # stale: the tab changed again since; focusing this pane would switch back to it
-            if event.pane.id == "review":
-                self.review_pane.show_run()
+            views = self.tab_views()
+            for tab, view in views.items():
+                if tab != event.pane.id:
+                    view.hidden()  # its timer stops: a hidden view reads nothing
+            shown = views.get(event.pane.id or "")
+            if shown is not None:
+                shown.shown()  # catches up at once, not a tick later (the review looks again for predictions)
             self._focus_tab(event.pane.id or "")
-            view = {"train": self.train_view, "runs": self.runs_view}.get(event.pane.id or "")
-            if view is not None:
-                view.tick()  # catch up at once, not a second later
         except NoMatches:  # a late activation while the app tears its widgets down
             return
 

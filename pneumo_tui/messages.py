@@ -54,3 +54,17 @@ class CompareRuns(Message):
         self.a = Path(a)
         self.b = Path(b)
 
+
+class RunUpdated(Message):
+    """A poll of ``run_dir`` found new events; the reader is now at ``version``.
+
+    Posted by whoever polls the run, at most once per poll and run, and only
+    when ``RunReader.poll()`` returned True (never once per tick). The view
+    that polled redraws from it once per batch: the first of several
+    updates posted by one poll draws them all, the rest find their version drawn.
+    """
+
+    def __init__(self, run_dir: Path, version: int) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.version = version

@@ -21,11 +21,11 @@ from training.run.schema import OVERLAY
 from training.run.state import RunReader
 from training.run.store import is_run_dir
 
-from ..messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun
+from ..messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun, RunUpdated
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
 from ..widgets.run_table import RunTable
 from ..widgets.smoothing import SmoothingSlider
-from .tab_view import TabView
+from .tab_view import PollingView
 
 OVERLAY_METRICS = OVERLAY  # the per-epoch metrics m cycles through
 SCAN_TICKS = 5  # look for new run folders every few seconds; known runs are polled every tick
@@ -36,7 +36,7 @@ def _short_id(run_id: str) -> str:
     return run_id if len(run_id) <= 22 else "…" + run_id[-21:]
 
 
-class RunsView(TabView):
+class RunsView(PollingView):
     """The table of runs over the overlay charts; Enter, r, e and c hand a run on to the app."""
 
     BINDINGS = [
@@ -53,8 +53,8 @@ class RunsView(TabView):
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
-    def __init__(self, runs_dir: Path, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, runs_dir: Path, *, poll_interval: float = 1.0, **kwargs):
+        super().__init__(poll_interval=poll_interval, **kwargs)
         self.runs_dir = Path(runs_dir)
         self.metric = OVERLAY_METRICS[0]
         self.log_scale = False
@@ -62,6 +62,7 @@ class RunsView(TabView):
         self.loaded = False  # the first read of every log happens in a thread; until then the table is empty
         self._ticks = 0
         self._drawn: tuple | None = None
+        self._shown_versions: dict[str, int] = {}  # the version of each run the table shows
 
     def compose(self) -> ComposeResult:
         yield RunTable(id="run-table")
@@ -128,25 +129,34 @@ class RunsView(TabView):
 
     def reload_now(self) -> None:
         self._scan()
-        for follower in self.followers.values():
-            follower.poll()
+        self._poll_all()
         self._show_table()
         self._redraw()
 
     def _show_table(self) -> None:
+        self._shown_versions = {run_id: f.version for run_id, f in self.followers.items()}
         self.table.show_runs([f.summary() for f in self.followers.values()])
 
     def action_reload(self) -> None:
         self.reload_now()
 
-    def tick(self) -> None:
+    def refresh_runs(self) -> None:
+        """Poll every known run (and look for new folders every few ticks); post RunUpdated for each that changed."""
         if not self.loaded:
             return
         self._ticks += 1
         if self._ticks % SCAN_TICKS == 0:
             self._scan()
-        changed = [f.poll() for f in self.followers.values()]
-        if any(changed):
+        self._poll_all()
+
+    def _poll_all(self) -> None:
+        for f in self.followers.values():
+            if f.poll():
+                self.post_message(RunUpdated(f.run_dir, f.version))
+
+    def draw_updates(self) -> None:
+        # a folder found by a scan whose log holds nothing yet (version 0) is listed with the next change
+        if any(self._shown_versions.get(run_id, 0) != f.version for run_id, f in self.followers.items()):
             self._show_table()
             self._redraw()
 

@@ -19,9 +19,10 @@ from training.run.schema import LOSS_CHART, METRICS, SCORE_CHART, TRAIN_LOSS
 from training.run.state import RunReader
 
 from ..launch import Launched, StopError, TrainSettings, resume_training, start_training, stop_training
+from ..messages import RunUpdated
 from ..widgets.charts import METRIC_COLOURS, ChartDeck, Curve, CurveChart
 from ..widgets.progress import ProgressPanel
-from .tab_view import TabView
+from .tab_view import PollingView
 
 # Below this size a log's first read takes tens of milliseconds: inline. Above it, a thread reads it.
 INLINE_LOG_BYTES = 4 << 20
@@ -60,7 +61,7 @@ def training_curves(follower: RunReader) -> dict[str, list[Curve]]:
     return curves
 
 
-class TrainView(TabView):
+class TrainView(PollingView):
     """The recipe form, the progress panel and the live charts of the followed run."""
 
     BINDINGS = [
@@ -72,8 +73,8 @@ class TrainView(TabView):
         Binding("d", "detach", "Detach"),
     ]
 
-    def __init__(self, data: Path | None, runs_dir: Path, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, data: Path | None, runs_dir: Path, *, poll_interval: float = 1.0, **kwargs):
+        super().__init__(poll_interval=poll_interval, **kwargs)
         self.data = data
         self.runs_dir = Path(runs_dir)
         self.recipes = dict(recipe_choices())
@@ -191,16 +192,20 @@ class TrainView(TabView):
         for chart in self.query(CurveChart):
             chart.set_data([])
 
-    def tick(self) -> None:
-        """Called once a second while this screen is visible."""
+    def refresh_runs(self) -> None:
+        """Pick up a training started here, or say why it ended; poll the followed run."""
         if self.launched is not None and self.follower is None and self.reading is None:
             self._pick_up_launched()
         elif self.launched is not None and self.launched.exited() not in (None, 0):
             # e.g. a resume refused: say why instead of following a run that will not move
             self.message(f"pneumo train exited ({self.launched.exited()}): {self.launched.log_tail(1)}")
             self.launched = None
-        if self.follower is not None and self.follower.poll():
-            self.refresh_view()
+        f = self.follower
+        if f is not None and f.poll():
+            self.post_message(RunUpdated(f.run_dir, f.version))
+
+    def draw_updates(self) -> None:
+        self.refresh_view()
 
     def _pick_up_launched(self) -> None:
         launched = self.launched
