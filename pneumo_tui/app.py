@@ -1,44 +1,66 @@
 """The Textual app: Data, Train, Runs and Review screens as tabs, keyboard first.
 
-One timer ticks once a second and only the visible screen reads new events and
-redraws, so a hidden chart costs nothing and a followed run is never slowed by
+Messages up, calls down: the views post messages (``messages.py``: attach,
+review, evaluate, compare) that the app handles with ``@on``, calling public
+methods on its typed children; each view says which of its widgets takes the
+focus. Each view owns its refresh timer and the app only says which tab is
+shown, so a hidden chart costs nothing and a followed run is never slowed by
 the app (it only reads the run folder).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
 from training.run.paths import RunPaths
 
+from .messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun
 from .screens.data import DataView
 from .screens.help import HelpScreen
 from .screens.runs import RunsView
+from .screens.tab_view import TabView
 from .screens.train import TrainView
 from .screens.welcome import WelcomeScreen
+from .stylesheets import sheet
 from .widgets.keybar import KeyBar
 from .widgets.screen_tabs import ScreenTabs
 from .widgets.xray import set_image_protocol
 
-TABS = ("data", "train", "runs", "review")
+if TYPE_CHECKING:
+    from .screens.review import ReviewView
 
 
-class ReviewPane(Vertical):
+class ReviewPane(TabView):
     """Hosts the review of the run attached last (the review widgets are the review module's)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.run_dir: Path | None = None
         self.reviewing = False  # a ReviewView is mounted (not a hint)
+        self._review: ReviewView | None = None  # that ReviewView
 
     def compose(self) -> ComposeResult:
         yield Static("Attach a run on the Runs screen (3, Enter or r) to review its predictions.", id="review-hint")
+
+    @property
+    def focus_target(self) -> Widget | None:
+        return self._review.focus_target if self.reviewing and self._review is not None else None
+
+    def shown(self) -> None:
+        self.show_run()
+
+    def choose(self, run_dir: Path) -> None:
+        """Make ``run_dir`` the run to review next time the tab is shown (without reading it now)."""
+        self.run_dir = Path(run_dir)
+        self.reviewing = False
 
     def show_run(self, run_dir: Path | None = None) -> None:
         """Review ``run_dir`` (or look again at the current one: its predictions appear when training ends)."""
@@ -47,6 +69,7 @@ class ReviewPane(Vertical):
             return
         self.run_dir = run_dir
         widget, self.reviewing = review_widget(run_dir)
+        self._review = widget if self.reviewing else None
         self.remove_children()
         self.mount(widget)
 
@@ -65,7 +88,7 @@ def review_widget(run_dir: Path):
 
 class PneumoApp(App):
     TITLE = "pneumo-tui"
-    CSS_PATH = "styles/app.tcss"
+    CSS_PATH = [sheet(name) for name in ("app", "data", "train", "runs", "review")]
     # The tab bar already shows 1-4, so the key bar leaves them out.
     BINDINGS = [
         Binding("1", "show_tab('data')", "Data", show=False),
@@ -94,7 +117,7 @@ class PneumoApp(App):
         self.attach_to = Path(attach) if attach else None
         self.image_protocol = image_protocol
         set_image_protocol(image_protocol)  # the review screens' X-ray views follow --image-protocol too
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval  # seconds between the shown view's polls of its runs; 0: none
         self.show_welcome = welcome
 
     def compose(self) -> ComposeResult:
@@ -103,9 +126,9 @@ class PneumoApp(App):
             with TabPane("1 Data", id="data"):
                 yield DataView(self.data, self.image_protocol, id="data-view")
             with TabPane("2 Train", id="train"):
-                yield TrainView(self.data, self.runs_dir, id="train-view")
+                yield TrainView(self.data, self.runs_dir, poll_interval=self.poll_interval, id="train-view")
             with TabPane("3 Runs", id="runs"):
-                yield RunsView(self.runs_dir, id="runs-view")
+                yield RunsView(self.runs_dir, poll_interval=self.poll_interval, id="runs-view")
             with TabPane("4 Review", id="review"):
                 yield ReviewPane(id="review-pane")
         yield KeyBar(id="keybar")
@@ -116,47 +139,62 @@ class PneumoApp(App):
             self.attach(self.attach_to)
         elif self.data is None and self.show_welcome:
             self.push_screen(WelcomeScreen(), self._data_chosen)
-        if self.poll_interval > 0:
-            self.set_interval(self.poll_interval, self.tick)
 
-    # ---- the once-a-second tick: only the visible tab works
+    # ---- the children the app works with
 
-    def tick(self) -> None:
-        try:
-            active = self.query_one(TabbedContent).active
-            view = {"train": "#train-view", "runs": "#runs-view"}.get(active)
-            if view is not None and self.screen is self.screen_stack[0]:
-                self.query_one(view).tick()
-        except NoMatches:  # a last tick while the app tears its widgets down
-            return
+    @property
+    def tabs(self) -> ScreenTabs:
+        return self.query_one(ScreenTabs)
+
+    @property
+    def data_view(self) -> DataView:
+        return self.query_one(DataView)
+
+    @property
+    def train_view(self) -> TrainView:
+        return self.query_one(TrainView)
+
+    @property
+    def runs_view(self) -> RunsView:
+        return self.query_one(RunsView)
+
+    @property
+    def review_pane(self) -> ReviewPane:
+        return self.query_one(ReviewPane)
+
+    def tab_views(self) -> dict[str, TabView]:
+        """The view in each tab, by the tab's id (the ids compose gives the panes and show_tab takes)."""
+        return {"data": self.data_view, "train": self.train_view, "runs": self.runs_view, "review": self.review_pane}
 
     # ---- navigation
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        self.tabs.active = tab
         self._focus_tab(tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         try:
-            if event.pane.id != self.query_one(TabbedContent).active:
+            if event.pane.id != self.tabs.active:
                 return  # stale: the tab changed again since; focusing this pane would switch back to it
-            if event.pane.id == "review":
-                self.query_one(ReviewPane).show_run()
+            views = self.tab_views()
+            for tab, view in views.items():
+                if tab != event.pane.id:
+                    view.hidden()  # its timer stops: a hidden view reads nothing
+            shown = views.get(event.pane.id or "")
+            if shown is not None:
+                shown.shown()  # catches up at once, not a tick later (the review looks again for predictions)
             self._focus_tab(event.pane.id or "")
-            if event.pane.id in ("train", "runs"):
-                self.query_one(f"#{event.pane.id}-view").tick()  # catch up at once, not a second later
         except NoMatches:  # a late activation while the app tears its widgets down
             return
 
     def _focus_tab(self, tab: str) -> None:
         # Focus must move into the new pane: TabbedContent re-shows the pane holding the focus.
-        target = {"data": "#data-body", "train": "#recipe", "runs": "#run-table"}.get(tab)
         try:
-            pane = self.query_one(f"TabPane#{tab}")
+            view = self.tab_views().get(tab)
+            target = view.focus_target if view is not None else None
+            (target or self.tabs.query_one(Tabs)).focus()
         except NoMatches:  # the app is closing
             return
-        focusable = pane.query_one(target) if target else next((w for w in pane.query("*") if w.focusable), None)
-        (focusable or self.query_one(TabbedContent).query_one(Tabs)).focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -169,17 +207,44 @@ class PneumoApp(App):
             return
         self.data = Path(path)
         self.sub_title = str(self.data)
-        self.query_one(DataView).show_data(self.data)
-        self.query_one(TrainView).data = self.data
+        self.data_view.show_data(self.data)
+        self.train_view.data = self.data
         self.action_show_tab("data")
+
+    # ---- what the views ask for
+
+    @on(AttachRun)
+    def _attach_run(self, message: AttachRun) -> None:
+        self.attach(message.run_dir)
+
+    @on(ReviewRun)
+    def _review_run(self, message: ReviewRun) -> None:
+        self.review(message.run_dir)
+
+    @on(OpenEvaluation)
+    def _open_evaluation(self, message: OpenEvaluation) -> None:
+        from .screens.evaluation import EvaluationScreen
+
+        review = message.review  # a threshold saved there changes which cases are errors: reload it after
+        try:
+            self.push_screen(EvaluationScreen(message.run_dir),
+                             callback=(lambda _: review.reload()) if review is not None else None)
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning")
+
+    @on(CompareRuns)
+    def _compare_runs(self, message: CompareRuns) -> None:
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(message.a, message.b))
 
     def attach(self, run_dir: Path) -> None:
         """Follow ``run_dir`` live on the Train screen (and make it the run to review)."""
-        self.query_one(TrainView).follow(Path(run_dir))
-        self.query_one(ReviewPane).run_dir = Path(run_dir)
-        self.query_one(ReviewPane).reviewing = False
+        self.train_view.follow(Path(run_dir))
+        self.review_pane.choose(Path(run_dir))
         self.action_show_tab("train")
 
     def review(self, run_dir: Path) -> None:
-        self.query_one(ReviewPane).show_run(Path(run_dir))
+        """Review ``run_dir`` on the Review screen."""
+        self.review_pane.show_run(Path(run_dir))
         self.action_show_tab("review")

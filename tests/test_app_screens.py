@@ -76,11 +76,13 @@ async def test_a_tab_activation_or_tick_arriving_after_teardown_is_ignored():
         tabs = app.query_one(TabbedContent)
         pane = tabs.get_pane("train")
         late = TabbedContent.TabActivated(tabs, tabs.query_one("Tabs").active_tab)
+        late_ticks = [app.query_one(TrainView).tick, app.query_one(RunsView).tick]  # the views' timers' calls
         await pilot.press("2")
     late.pane = pane  # the message as it arrives once the widgets are gone
     assert not app.query("#train-view")
     app.on_tabbed_content_tab_activated(late)  # must not raise NoMatches
-    app.tick()
+    for tick in late_ticks:
+        tick()
 
 
 async def test_train_screen_shows_a_recorded_run():

@@ -58,8 +58,8 @@ def test_a_lock_naming_an_unrelated_live_process_is_stale_and_that_process_is_ne
 def test_stop_signals_the_trainer_that_holds_the_lock(tmp_path):
     run = _run(tmp_path)
     code = ("import sys, time, signal; sys.path.insert(0, sys.argv[2]); from training.run.lock import RunLock; "
-            "lock = RunLock(sys.argv[1]); lock.acquire(); print('held', flush=True); "
-            "signal.signal(signal.SIGINT, lambda *a: sys.exit(3)); time.sleep(60)")
+            "signal.signal(signal.SIGINT, lambda *a: sys.exit(3)); "
+            "lock = RunLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)")
     holder = subprocess.Popen([sys.executable, "-c", code, str(run), str(ROOT)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -16,13 +16,12 @@ from textual.widgets import Footer, Static
 
 from training.evaluation.compare import compare_runs, format_comparison
 
+from ..stylesheets import sheet
+
 
 class CompareScreen(Screen):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
-    DEFAULT_CSS = """
-    CompareScreen #compare-title { height: 1; text-style: bold; padding: 0 1; }
-    CompareScreen #compare-result { padding: 1 2; }
-    """
+    CSS_PATH = sheet("compare")
 
     def __init__(self, run_a: Path, run_b: Path, split: str = "test", **kwargs):
         super().__init__(**kwargs)

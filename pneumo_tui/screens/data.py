@@ -16,11 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import LoadingIndicator, OptionList, Static
 from textual.worker import get_current_worker
 
 from ..widgets.charts import BarChart
 from ..widgets.samples import SampleStrip
+from .tab_view import TabView
 
 CLASS_COLOURS = {"NORMAL": "#4e9af1", "PNEUMONIA": "#f59e0b", "bacteria": "#ef4444", "virus": "#a855f7"}
 SPLIT_ORDER = ("train", "val", "test")
@@ -189,7 +191,7 @@ class ProblemList(ModalScreen):
             yield OptionList(*lines, id="problem-list")
 
 
-class DataView(Vertical):
+class DataView(TabView):
     """Tables, bars, warnings and samples of the configured dataset."""
 
     BINDINGS = [
@@ -222,18 +224,49 @@ class DataView(Vertical):
     def on_mount(self) -> None:
         self.show_data(self.data)
 
+    # ---- the children the view works with
+
+    @property
+    def title(self) -> Static:
+        return self.query_one("#data-title", Static)
+
+    @property
+    def loading_indicator(self) -> LoadingIndicator:
+        return self.query_one(LoadingIndicator)
+
+    @property
+    def body(self) -> VerticalScroll:
+        return self.query_one("#data-body", VerticalScroll)
+
+    def static(self, name: str) -> Static:
+        """The text block ``name`` of the body: counts or warnings."""
+        return self.query_one(f"#data-{name}", Static)
+
+    def bars(self, name: str) -> BarChart:
+        """The bar chart ``name``: balance, subtypes or sizes."""
+        return self.query_one(f"#bar-{name}", BarChart)
+
+    @property
+    def samples_box(self) -> Vertical:
+        return self.query_one("#data-samples", Vertical)
+
+    @property
+    def focus_target(self) -> Widget:
+        return self.body
+
+    # ---- showing a dataset
+
     def show_data(self, path: Path | None) -> None:
         self.data = path
         self.stats = None
         if path is None:
-            self.query_one("#data-title", Static).update(
-                "No dataset yet: press o to open one (or create the demo set).")
-            self.query_one("#data-loading").display = False
-            self.query_one("#data-body").display = False
+            self.title.update("No dataset yet: press o to open one (or create the demo set).")
+            self.loading_indicator.display = False
+            self.body.display = False
             return
-        self.query_one("#data-title", Static).update(f"Reading {path} ...")
-        self.query_one("#data-loading").display = True
-        self.query_one("#data-body").display = False
+        self.title.update(f"Reading {path} ...")
+        self.loading_indicator.display = True
+        self.body.display = False
         self._load(path)
 
     def action_reload(self) -> None:
@@ -261,17 +294,17 @@ class DataView(Vertical):
 
     def _show_reading(self, path: Path, done: int, total: int) -> None:
         if self.stats is None:
-            self.query_one("#data-title", Static).update(f"Reading {path}: {done}/{total} files ...")
+            self.title.update(f"Reading {path}: {done}/{total} files ...")
 
     def _show_error(self, path: Path, exc: Exception) -> None:
         self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        self.query_one("#data-loading").display = False
-        self.query_one("#data-title", Static).update(Text(f"Cannot read {path}: {self.error}", style="bold red"))
+        self.loading_indicator.display = False
+        self.title.update(Text(f"Cannot read {path}: {self.error}", style="bold red"))
 
     def _show_stats(self, path: Path, stats: dict, samples: dict) -> None:
         self.stats, self.samples, self.error = stats, samples, None
-        self.query_one("#data-loading").display = False
-        self.query_one("#data-body").display = True
+        self.loading_indicator.display = False
+        self.body.display = True
         title = Text()
         title.append(str(path), style="bold")
         kind = (stats.get("source") or {}).get("kind") if isinstance(stats.get("source"), dict) else None
@@ -280,24 +313,24 @@ class DataView(Vertical):
         title.append(f"  {stats.get('total', '?')} images")
         if stats.get("synthetic"):
             title.append("  SYNTHETIC", style="bold reverse")
-        self.query_one("#data-title", Static).update(title)
+        self.title.update(title)
 
         counts = split_counts(stats)
-        self.query_one("#data-counts", Static).update(counts_table(counts, stats.get("patients")))
-        self.query_one("#data-warnings", Static).update(self._warnings_text(stats))
+        self.static("counts").update(counts_table(counts, stats.get("patients")))
+        self.static("warnings").update(self._warnings_text(stats))
         balance = []
         for split, row in counts.items():
             for cls, n in row.items():
                 balance.append((f"{split} {cls[:4]}", n, CLASS_COLOURS.get(cls, "white")))
-        self.query_one("#bar-balance", BarChart).show("Class balance", balance)
+        self.bars("balance").show("Class balance", balance)
         subtypes = subtype_counts(stats)
-        self.query_one("#bar-subtypes", BarChart).show(
+        self.bars("subtypes").show(
             "Pneumonia subtypes", [(k, v, CLASS_COLOURS.get(k, "white")) for k, v in sorted(subtypes.items())],
             total=sum(subtypes.values()) or None,
         )
-        self.query_one("#bar-sizes", BarChart).show(
+        self.bars("sizes").show(
             "Image width (px)", [(k, v, "#14b8a6") for k, v in size_histogram(stats)])
-        box = self.query_one("#data-samples", Vertical)
+        box = self.samples_box
         box.remove_children()
         if samples:
             box.mount(SampleStrip(samples, self.image_protocol))

@@ -29,25 +29,15 @@ from training.metrics.thresholds import pr_curve, roc_curve, threshold_for_sensi
 from training.run.operating_point import load_threshold, save_threshold
 from training.run.paths import RunPaths
 
+from ..stylesheets import sheet
+
 N_BOOT = 1000
 
 
 class EvaluationView(Vertical, can_focus=True):
-    """Numbers on the left, ROC and PR on the right; the view holds focus so arrows move the threshold."""
+    """Numbers on the left, ROC and PR on the right; the view holds focus so arrows move the threshold.
 
-    DEFAULT_CSS = """
-    EvaluationView { height: 1fr; }
-    EvaluationView #eval-title { height: 1; text-style: bold; padding: 0 1; }
-    EvaluationView #eval-body { height: 1fr; }
-    EvaluationView #eval-numbers { width: 46; padding: 0 1; }
-    EvaluationView #eval-confusion { height: 7; }
-    EvaluationView #eval-metrics { height: auto; }
-    EvaluationView #eval-ci { height: auto; margin-top: 1; }
-    EvaluationView #eval-help { height: auto; margin-top: 1; color: $text-muted; }
-    EvaluationView #eval-target { display: none; }
-    EvaluationView #eval-target.editing { display: block; }
-    EvaluationView #eval-plots { width: 1fr; }
-    EvaluationView PlotWidget { height: 1fr; }
+    Its layout is ``styles/evaluation.tcss``, which EvaluationScreen loads.
     """
 
     BINDINGS = [
@@ -106,6 +96,20 @@ class EvaluationView(Vertical, can_focus=True):
                 yield PlotWidget(id="eval-roc", allow_pan_and_zoom=False)
                 yield PlotWidget(id="eval-pr", allow_pan_and_zoom=False)
 
+    # --- the children the view works with -----------------------------------------
+
+    def text(self, name: str) -> Static:
+        """The text block ``name``: title, confusion, metrics or ci."""
+        return self.query_one(f"#eval-{name}", Static)
+
+    def plot(self, name: str) -> PlotWidget:
+        """The plot ``name``: roc or pr."""
+        return self.query_one(f"#eval-{name}", PlotWidget)
+
+    @property
+    def target_input(self) -> Input:
+        return self.query_one(Input)
+
     def on_mount(self) -> None:
         for plot in self.query(PlotWidget):
             plot.can_focus = False  # arrow keys belong to the threshold
@@ -121,10 +125,10 @@ class EvaluationView(Vertical, can_focus=True):
         m = self.metrics()
         c = m["confusion"]
         caution = "  [yellow](test: look, don't tune)[/]" if self.split == "test" else ""
-        self.query_one("#eval-title", Static).update(
+        self.text("title").update(
             f"Evaluation {self.run_dir.name} · {self.split} split ({m['n']} images){caution} · "
             f"threshold {self.threshold:.3f} ({self.how})")
-        self.query_one("#eval-confusion", Static).update(
+        self.text("confusion").update(
             "              predicted\n"
             "              NORMAL  PNEUMONIA\n"
             f"true NORMAL   {c['tn']:>6}  {c['fp']:>9}\n"
@@ -134,14 +138,14 @@ class EvaluationView(Vertical, can_focus=True):
         def fmt(key):
             return "n/a" if m[key] is None else f"{m[key]:.3f}"
 
-        self.query_one("#eval-metrics", Static).update(
+        self.text("metrics").update(
             f"sensitivity {fmt('sensitivity')}   specificity {fmt('specificity')}\n"
             f"PPV         {fmt('precision')}   NPV         {fmt('npv')}\n"
             f"accuracy    {fmt('accuracy')}   AUC         {fmt('auc')}\n"
             f"target X = sensitivity ≥ {self.target_sensitivity:.2f}")
 
     def _update_plots(self) -> None:
-        roc, pr = self.query_one("#eval-roc", PlotWidget), self.query_one("#eval-pr", PlotWidget)
+        roc, pr = self.plot("roc"), self.plot("pr")
         for plot in (roc, pr):
             plot.clear()
             plot.set_xlimits(0, 1)
@@ -166,12 +170,12 @@ class EvaluationView(Vertical, can_focus=True):
     # --- bootstrap intervals (a worker: thousands of resamples) ---------------------
 
     def _start_bootstrap(self) -> None:
-        self.query_one("#eval-ci", Static).update("95% CI: computing…")
+        self.text("ci").update("95% CI: computing…")
         if self._both_classes():
             labels, probs = self.arrays()
             self.compute_cis(labels, probs, self.threshold, self.split)
         else:
-            self.query_one("#eval-ci", Static).update("95% CI: needs both classes")
+            self.text("ci").update("95% CI: needs both classes")
 
     @work(thread=True, exclusive=True, group="bootstrap")
     def compute_cis(self, labels, probs, threshold: float, split: str) -> None:
@@ -185,7 +189,7 @@ class EvaluationView(Vertical, can_focus=True):
         lines = [f"95% CI ({cis['n_boot']} stratified bootstrap resamples)"]
         for key in ("accuracy", "sensitivity", "specificity", "auc"):
             lines.append(f"{key:<12} {cis[key]['value']:.3f}  [{cis[key]['low']:.3f}, {cis[key]['high']:.3f}]")
-        self.query_one("#eval-ci", Static).update("\n".join(lines))
+        self.text("ci").update("\n".join(lines))
 
     # --- threshold actions --------------------------------------------------------
 
@@ -214,7 +218,7 @@ class EvaluationView(Vertical, can_focus=True):
         self.set_threshold(threshold_for_sensitivity(*self.arrays("val"), x), f"sensitivity>={x:g} on val")
 
     def action_edit_target(self) -> None:
-        target = self.query_one("#eval-target", Input)
+        target = self.target_input
         target.value = ""
         target.placeholder = f"target sensitivity (now {self.target_sensitivity:g}); Enter applies"
         target.add_class("editing")
@@ -260,6 +264,7 @@ class EvaluationScreen(Screen):
     """EvaluationView as a full screen; Esc goes back (dismiss, so the opener can reload)."""
 
     BINDINGS = [Binding("escape", "dismiss", "Back")]
+    CSS_PATH = sheet("evaluation")
 
     def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
         super().__init__(**kwargs)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
@@ -23,6 +24,8 @@ from training.run.operating_point import load_threshold
 from training.run.paths import RunPaths
 from training.run.review_notes import ReviewNotes
 
+from ..messages import OpenEvaluation
+from ..stylesheets import sheet
 from ..widgets.xray import XRayView
 
 KIND_FILTERS = ("errors", "FN", "FP")
@@ -32,22 +35,10 @@ CAVEAT = "saliency is not localisation"
 
 
 class ReviewView(Vertical):
-    """List of misclassified cases (left) and the selected X-ray (right)."""
+    """List of misclassified cases (left) and the selected X-ray (right).
 
-    DEFAULT_CSS = """
-    ReviewView { height: 1fr; }
-    ReviewView #review-title { height: 1; text-style: bold; padding: 0 1; }
-    ReviewView #review-body { height: 1fr; }
-    ReviewView #review-list { width: 3fr; min-width: 40; }
-    ReviewView #review-cases { height: 1fr; }
-    ReviewView #review-filters { height: 2; color: $text-muted; padding: 0 1; }
-    ReviewView #review-side { width: 2fr; min-width: 30; padding: 0 1; }
-    ReviewView #review-case { height: 4; }
-    ReviewView #review-xray { height: 1fr; }
-    ReviewView #review-view-status { height: 3; color: $text-muted; }
-    ReviewView #review-view-status.caveat { color: $warning; }
-    ReviewView #review-note { display: none; }
-    ReviewView #review-note.editing { display: block; }
+    Its layout is ``styles/review.tcss`` (the app and ReviewScreen load it). ``e`` posts
+    OpenEvaluation; whoever hosts the view (the app, or ReviewScreen) opens it.
     """
 
     BINDINGS = [
@@ -123,15 +114,41 @@ class ReviewView(Vertical):
                 yield Static("", id="review-view-status")
                 yield Input(placeholder="note for this case; Enter saves, Esc cancels", id="review-note")
 
+    # --- the children the view works with --------------------------------------
+
+    @property
+    def cases(self) -> DataTable:
+        return self.query_one(DataTable)
+
+    def text(self, name: str) -> Static:
+        """The text block ``name``: title, filters, case or view-status."""
+        return self.query_one(f"#review-{name}", Static)
+
+    @property
+    def xray(self) -> XRayView:
+        return self.query_one(XRayView)
+
+    @property
+    def note_input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def focus_target(self) -> DataTable | None:
+        """The list of cases (None until the view has composed it)."""
+        try:
+            return self.cases
+        except NoMatches:
+            return None
+
     def on_mount(self) -> None:
         if self.notes.problem:
             self.notify(self.notes.problem, severity="warning", timeout=8)
         self.refresh_cases()
-        self.query_one("#review-cases", DataTable).focus()
+        self.cases.focus()
 
     def on_show(self) -> None:
         # shown as a tab of the app: the list takes the keys at once
-        self.query_one("#review-cases", DataTable).focus()
+        self.cases.focus()
 
     def _title(self) -> str:
         errors = [c for c in self.all_cases if c["kind"] in ("FN", "FP")]
@@ -156,13 +173,13 @@ class ReviewView(Vertical):
         return sorted(cases, key=lambda c: (-confidence(c, self.threshold), c["id"]))
 
     def refresh_cases(self) -> None:
-        table = self.query_one("#review-cases", DataTable)
+        table = self.cases
         keep = self.selected["id"] if self.selected else None
         self.shown = self.visible_cases()
         table.clear()
         for case in self.shown:
             table.add_row(*self._row(case), key=case["id"])
-        self.query_one("#review-filters", Static).update(self._filters_text())
+        self.text("filters").update(self._filters_text())
         if not self.shown:
             self._select(None)
             return
@@ -192,9 +209,9 @@ class ReviewView(Vertical):
 
     def _select(self, case: dict | None) -> None:
         self.selected = case
-        xray = self.query_one("#review-xray", XRayView)
+        xray = self.xray
         if case is None:
-            self.query_one("#review-case", Static).update("No case matches the filters.")
+            self.text("case").update("No case matches the filters.")
             xray.set_image(None)
             self._update_view_status()
             return
@@ -203,7 +220,7 @@ class ReviewView(Vertical):
             xray.set_image(self.images.load(case))
         except Exception as exc:  # a missing or broken file is shown, not raised
             xray.set_image(None)
-            self.query_one("#review-case", Static).update(f"{self._case_text(case)}\n[red]image unavailable: {exc}[/]")
+            self.text("case").update(f"{self._case_text(case)}\n[red]image unavailable: {exc}[/]")
         if xray.show_overlay:
             self._request_gradcam()
         self._update_view_status()
@@ -217,11 +234,11 @@ class ReviewView(Vertical):
 
     def _update_case_text(self) -> None:
         if self.selected is not None:
-            self.query_one("#review-case", Static).update(self._case_text(self.selected))
+            self.text("case").update(self._case_text(self.selected))
 
     def _update_view_status(self) -> None:
-        xray = self.query_one("#review-xray", XRayView)
-        status = self.query_one("#review-view-status", Static)
+        xray = self.xray
+        status = self.text("view-status")
         text = xray.describe()
         if xray.show_overlay:
             state = "on" if xray.has_heatmap else self._cam_state
@@ -251,7 +268,7 @@ class ReviewView(Vertical):
         for c in self.all_cases:
             if c["id"] == case["id"]:
                 c["verdict"], c["note"] = note.verdict, note.text
-        table = self.query_one("#review-cases", DataTable)
+        table = self.cases
         row = table.get_row_index(case["id"])
         for column, value in zip(table.ordered_columns, self._row(case), strict=True):
             table.update_cell(case["id"], column.key, value)
@@ -261,7 +278,7 @@ class ReviewView(Vertical):
     def action_edit_note(self) -> None:
         if self.selected is None:
             return
-        note = self.query_one("#review-note", Input)
+        note = self.note_input
         note.value = self.selected.get("note") or ""
         note.add_class("editing")
         note.focus()
@@ -274,13 +291,13 @@ class ReviewView(Vertical):
         self._close_note()
 
     def on_key(self, event) -> None:
-        if event.key == "escape" and self.query_one("#review-note", Input).has_class("editing"):
+        if event.key == "escape" and self.note_input.has_class("editing"):
             event.stop()
             self._close_note()
 
     def _close_note(self) -> None:
-        self.query_one("#review-note", Input).remove_class("editing")
-        self.query_one("#review-cases", DataTable).focus()
+        self.note_input.remove_class("editing")
+        self.cases.focus()
 
     # --- filters ---------------------------------------------------------------
 
@@ -310,44 +327,41 @@ class ReviewView(Vertical):
 
     # --- picture controls ------------------------------------------------------
 
-    def _xray(self) -> XRayView:
-        return self.query_one("#review-xray", XRayView)
-
     def action_contrast(self, factor: float) -> None:
-        self._xray().contrast(factor)
+        self.xray.contrast(factor)
         self._update_view_status()
 
     def action_brightness(self, step: float) -> None:
-        self._xray().brightness(step)
+        self.xray.brightness(step)
         self._update_view_status()
 
     def action_reset_window(self) -> None:
-        self._xray().reset_window()
+        self.xray.reset_window()
         self._update_view_status()
 
     def action_zoom(self, factor: float) -> None:
-        self._xray().zoom_by(factor)
+        self.xray.zoom_by(factor)
         self._update_view_status()
 
     def action_fit(self) -> None:
-        self._xray().fit()
+        self.xray.fit()
         self._update_view_status()
 
     def action_pan(self, dy: float, dx: float) -> None:
-        self._xray().pan(dy, dx)
+        self.xray.pan(dy, dx)
         self._update_view_status()
 
     # --- Grad-CAM ----------------------------------------------------------------
 
     def action_toggle_gradcam(self) -> None:
-        xray = self._xray()
+        xray = self.xray
         xray.show_overlay = not xray.show_overlay
         if xray.show_overlay and not xray.has_heatmap:
             self._request_gradcam()
         self._update_view_status()
 
     def _request_gradcam(self) -> None:
-        xray = self._xray()
+        xray = self.xray
         if self.selected is None or xray.pixels is None:
             return
         case_id = self.selected["id"]
@@ -386,7 +400,7 @@ class ReviewView(Vertical):
     def _show_gradcam(self, case_id: str, heatmap) -> None:
         self._cams[case_id] = heatmap
         if self.selected is not None and self.selected["id"] == case_id:
-            self._xray().set_heatmap(heatmap)
+            self.xray.set_heatmap(heatmap)
         self._update_view_status()
 
     def _gradcam_failed(self, reason: str) -> None:
@@ -396,24 +410,23 @@ class ReviewView(Vertical):
     # --- navigation --------------------------------------------------------------
 
     def action_evaluation(self) -> None:
-        from .evaluation import EvaluationScreen
-
-        # a threshold saved there changes which cases are errors: reload on the way back
-        self.app.push_screen(EvaluationScreen(self.run_dir), callback=lambda _: self.reload())
+        # a threshold saved there changes which cases are errors: the host reloads this view on the way back
+        self.post_message(OpenEvaluation(self.run_dir, review=self))
 
     def reload(self) -> None:
         """Re-read threshold, predictions and notes (e.g. after a new threshold was saved)."""
         self.threshold = load_threshold(self.run_dir)
         self.notes.load()
         self.all_cases = self._cases(self.split)
-        self.query_one("#review-title", Static).update(self._title())
+        self.text("title").update(self._title())
         self.refresh_cases()
 
 
 class ReviewScreen(Screen):
-    """ReviewView as a full screen; Esc goes back."""
+    """ReviewView as a full screen; Esc goes back. It opens the evaluation the view asks for."""
 
     BINDINGS = [Binding("escape", "dismiss", "Back")]
+    CSS_PATH = sheet("review")
 
     def __init__(self, run_dir: Path, split: str = "test", **kwargs):
         super().__init__(**kwargs)
@@ -423,3 +436,14 @@ class ReviewScreen(Screen):
     def compose(self) -> ComposeResult:
         yield ReviewView(self.run_dir, self.split, id="review-view")
         yield Footer()
+
+    @property
+    def review_view(self) -> ReviewView:
+        return self.query_one(ReviewView)
+
+    @on(OpenEvaluation)
+    def open_evaluation(self, message: OpenEvaluation) -> None:
+        from .evaluation import EvaluationScreen
+
+        message.stop()
+        self.app.push_screen(EvaluationScreen(message.run_dir), callback=lambda _: self.review_view.reload())

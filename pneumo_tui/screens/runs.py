@@ -13,8 +13,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -23,11 +21,13 @@ from training.run.schema import OVERLAY
 from training.run.state import RunReader
 from training.run.store import is_run_dir
 
+from ..messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun, RunUpdated
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
 from ..widgets.run_table import RunTable
+from ..widgets.smoothing import SmoothingSlider
+from .tab_view import PollingView
 
 OVERLAY_METRICS = OVERLAY  # the per-epoch metrics m cycles through
-SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
 SCAN_TICKS = 5  # look for new run folders every few seconds; known runs are polled every tick
 
 
@@ -36,38 +36,9 @@ def _short_id(run_id: str) -> str:
     return run_id if len(run_id) <= 22 else "…" + run_id[-21:]
 
 
-class SmoothingSlider(Widget, can_focus=True):
-    """A keyboard slider for the smoothing weight ([ and ] anywhere on the screen, or left/right here)."""
+class RunsView(PollingView):
+    """The table of runs over the overlay charts; Enter, r, e and c hand a run on to the app."""
 
-    DEFAULT_CSS = "SmoothingSlider { height: 1; width: 1fr; }"
-    BINDINGS = [Binding("left", "step(-1)", show=False), Binding("right", "step(1)", show=False)]
-
-    class Changed(Message):
-        def __init__(self, value: float):
-            super().__init__()
-            self.value = value
-
-    def __init__(self, value: float = 0.6, **kwargs):
-        super().__init__(**kwargs)
-        self.index = min(range(len(SMOOTHING_STEPS)), key=lambda i: abs(SMOOTHING_STEPS[i] - value))
-
-    @property
-    def value(self) -> float:
-        return SMOOTHING_STEPS[self.index]
-
-    def action_step(self, delta: int) -> None:
-        index = max(0, min(len(SMOOTHING_STEPS) - 1, self.index + delta))
-        if index != self.index:
-            self.index = index
-            self.refresh()
-            self.post_message(self.Changed(self.value))
-
-    def render(self) -> Text:
-        track = "".join("●" if i == self.index else "─" for i in range(len(SMOOTHING_STEPS)))
-        return Text.assemble(("smoothing ", "bold"), f"{self.value:.2f} ", track)
-
-
-class RunsView(Vertical):
     BINDINGS = [
         Binding("enter", "attach", "Attach"),
         Binding("r", "review", "Review"),
@@ -82,8 +53,8 @@ class RunsView(Vertical):
         Binding("ctrl+r", "reload", "Reload", show=False),
     ]
 
-    def __init__(self, runs_dir: Path, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, runs_dir: Path, *, poll_interval: float = 1.0, **kwargs):
+        super().__init__(poll_interval=poll_interval, **kwargs)
         self.runs_dir = Path(runs_dir)
         self.metric = OVERLAY_METRICS[0]
         self.log_scale = False
@@ -91,6 +62,7 @@ class RunsView(Vertical):
         self.loaded = False  # the first read of every log happens in a thread; until then the table is empty
         self._ticks = 0
         self._drawn: tuple | None = None
+        self._shown_versions: dict[str, int] = {}  # the version of each run the table shows
 
     def compose(self) -> ComposeResult:
         yield RunTable(id="run-table")
@@ -103,6 +75,32 @@ class RunsView(Vertical):
     def on_mount(self) -> None:
         self._show_controls()
         self._first_load()
+
+    # ---- the children the view works with
+
+    @property
+    def table(self) -> RunTable:
+        return self.query_one(RunTable)
+
+    @property
+    def controls(self) -> Static:
+        return self.query_one("#runs-controls", Static)
+
+    @property
+    def slider(self) -> SmoothingSlider:
+        return self.query_one(SmoothingSlider)
+
+    @property
+    def deck(self) -> ChartDeck:
+        return self.query_one(ChartDeck)
+
+    def chart(self, name: str) -> CurveChart:
+        """The overlay chart ``name``: steps or epochs."""
+        return self.query_one(f"#overlay-{name}", CurveChart)
+
+    @property
+    def focus_target(self) -> Widget:
+        return self.table
 
     # ---- the table: one incremental follower per run, so a refresh reads only what was appended
 
@@ -131,32 +129,41 @@ class RunsView(Vertical):
 
     def reload_now(self) -> None:
         self._scan()
-        for follower in self.followers.values():
-            follower.poll()
+        self._poll_all()
         self._show_table()
         self._redraw()
 
     def _show_table(self) -> None:
-        self.query_one(RunTable).show_runs([f.summary() for f in self.followers.values()])
+        self._shown_versions = {run_id: f.version for run_id, f in self.followers.items()}
+        self.table.show_runs([f.summary() for f in self.followers.values()])
 
     def action_reload(self) -> None:
         self.reload_now()
 
-    def tick(self) -> None:
+    def refresh_runs(self) -> None:
+        """Poll every known run (and look for new folders every few ticks); post RunUpdated for each that changed."""
         if not self.loaded:
             return
         self._ticks += 1
         if self._ticks % SCAN_TICKS == 0:
             self._scan()
-        changed = [f.poll() for f in self.followers.values()]
-        if any(changed):
+        self._poll_all()
+
+    def _poll_all(self) -> None:
+        for f in self.followers.values():
+            if f.poll():
+                self.post_message(RunUpdated(f.run_dir, f.version))
+
+    def draw_updates(self) -> None:
+        # a folder found by a scan whose log holds nothing yet (version 0) is listed with the next change
+        if any(self._shown_versions.get(run_id, 0) != f.version for run_id, f in self.followers.items()):
             self._show_table()
             self._redraw()
 
     # ---- overlay
 
     def overlay_ids(self) -> list[str]:
-        table = self.query_one(RunTable)
+        table = self.table
         if table.selected:
             return list(table.selected)
         return [table.current_run_id] if table.current_run_id else []
@@ -173,7 +180,7 @@ class RunsView(Vertical):
     def _redraw(self) -> None:
         run_ids = self.overlay_ids()
         followers = self._followers_for(run_ids)
-        smoothing = self.query_one(SmoothingSlider).value
+        smoothing = self.slider.value
         key = (tuple(run_ids), tuple(f.version for f in followers), smoothing, self.metric, self.log_scale)
         if key == self._drawn:
             return  # nothing new: no redraw
@@ -185,11 +192,11 @@ class RunsView(Vertical):
             xs, ys = f.series.epoch_series(self.metric)
             epochs.append(Curve(_short_id(f.run_id), xs, ys, colour))
         is_loss = self.metric.endswith("loss")
-        self.query_one("#overlay-steps", CurveChart).set_data(
+        self.chart("steps").set_data(
             steps, smoothing=smoothing, log=self.log_scale,
             title="Training loss per step" + (" (log)" if self.log_scale else ""),
         )
-        self.query_one("#overlay-epochs", CurveChart).set_data(
+        self.chart("epochs").set_data(
             epochs, smoothing=0.0, log=self.log_scale and is_loss,
             mark_x=followers[0].series.best_epoch if len(followers) == 1 else None,
             ylimits=(None, None) if is_loss else (0.0, 1.0),
@@ -197,7 +204,7 @@ class RunsView(Vertical):
         )
 
     def _show_controls(self) -> None:
-        self.query_one("#runs-controls", Static).update(
+        self.controls.update(
             Text.assemble(("metric ", "bold"), self.metric, ("  log ", "bold"), "on" if self.log_scale else "off",
                           "   space: overlay  enter: attach  [ ]: smoothing  m: metric  l: log"),
             layout=False,
@@ -206,10 +213,10 @@ class RunsView(Vertical):
     # ---- actions
 
     def action_toggle(self) -> None:
-        self.query_one(RunTable).action_toggle_selected()
+        self.table.action_toggle_selected()
 
     def action_smooth(self, delta: int) -> None:
-        self.query_one(SmoothingSlider).action_step(delta)
+        self.slider.action_step(delta)
 
     def on_smoothing_slider_changed(self) -> None:
         self._redraw()
@@ -225,27 +232,26 @@ class RunsView(Vertical):
         self._redraw()
 
     def action_cycle_chart(self) -> None:
-        self.query_one(ChartDeck).cycle()
+        self.deck.cycle()
 
     def on_data_table_row_selected(self, event) -> None:
         event.stop()
         self.action_attach()
 
     def action_attach(self) -> None:
-        table = self.query_one(RunTable)
-        run_id = table.current_run_id
-        if run_id and run_id in table.summaries:
-            self.app.attach(table.summaries[run_id].path)
+        path = self._current_path()
+        if path is not None:
+            self.post_message(AttachRun(path))
 
     def _current_path(self) -> Path | None:
-        table = self.query_one(RunTable)
+        table = self.table
         run_id = table.current_run_id
         return table.summaries[run_id].path if run_id in table.summaries else None
 
     def action_review(self) -> None:
         path = self._current_path()
         if path is not None:
-            self.app.review(path)
+            self.post_message(ReviewRun(path))
 
     def action_evaluate(self) -> None:
         path = self._current_path()
@@ -254,19 +260,12 @@ class RunsView(Vertical):
         if not RunPaths(path).predictions.is_file():
             self.notify(f"{path.name} has no predictions yet", severity="warning")
             return
-        from .evaluation import EvaluationScreen
-
-        try:
-            self.app.push_screen(EvaluationScreen(path))
-        except ValueError as exc:
-            self.notify(str(exc), severity="warning")
+        self.post_message(OpenEvaluation(path))
 
     def action_compare(self) -> None:
-        table = self.query_one(RunTable)
+        table = self.table
         if len(table.selected) != 2:
             self.notify("select exactly two runs with space to compare them", severity="warning")
             return
-        from .compare import CompareScreen
-
         a, b = (table.summaries[r].path for r in table.selected)
-        self.app.push_screen(CompareScreen(a, b))
+        self.post_message(CompareRuns(a, b))

@@ -11,15 +11,18 @@ from pathlib import Path
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
 from training.run.schema import LOSS_CHART, METRICS, SCORE_CHART, TRAIN_LOSS
 from training.run.state import RunReader
 
 from ..launch import Launched, StopError, TrainSettings, resume_training, start_training, stop_training
+from ..messages import RunUpdated
 from ..widgets.charts import METRIC_COLOURS, ChartDeck, Curve, CurveChart
 from ..widgets.progress import ProgressPanel
+from .tab_view import PollingView
 
 # Below this size a log's first read takes tens of milliseconds: inline. Above it, a thread reads it.
 INLINE_LOG_BYTES = 4 << 20
@@ -55,7 +58,9 @@ def training_curves(follower: RunReader) -> dict[str, list[Curve]]:
     return curves
 
 
-class TrainView(Vertical):
+class TrainView(PollingView):
+    """The recipe form, the progress panel and the live charts of the followed run."""
+
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("x", "stop", "Stop"),
@@ -65,8 +70,8 @@ class TrainView(Vertical):
         Binding("d", "detach", "Detach"),
     ]
 
-    def __init__(self, data: Path | None, runs_dir: Path, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, data: Path | None, runs_dir: Path, *, poll_interval: float = 1.0, **kwargs):
+        super().__init__(poll_interval=poll_interval, **kwargs)
         self.data = data
         self.runs_dir = Path(runs_dir)
         self.recipes = dict(recipe_choices())
@@ -100,8 +105,38 @@ class TrainView(Vertical):
                 yield CurveChart("Validation per epoch", integer_x=True, id="chart-scores")
 
     def on_mount(self) -> None:
-        self._fill_from_recipe(self.query_one("#recipe", Select).value)
-        self.query_one(ProgressPanel).show_idle("No run followed.\ns: start a training\nor attach one from Runs (3).")
+        self._fill_from_recipe(self.recipe.value)
+        self.progress.show_idle("No run followed.\ns: start a training\nor attach one from Runs (3).")
+
+    # ---- the children the view works with
+
+    @property
+    def recipe(self) -> Select:
+        return self.query_one("#recipe", Select)
+
+    def field(self, key: str) -> Input:
+        """The form's input for ``key``: epochs, image_size, batch_size or lr."""
+        return self.query_one(f"#{key}", Input)
+
+    @property
+    def message_line(self) -> Static:
+        return self.query_one("#train-message", Static)
+
+    @property
+    def progress(self) -> ProgressPanel:
+        return self.query_one(ProgressPanel)
+
+    @property
+    def deck(self) -> ChartDeck:
+        return self.query_one(ChartDeck)
+
+    def chart(self, name: str) -> CurveChart:
+        """The live chart ``name``: steps, losses or scores."""
+        return self.query_one(f"#chart-{name}", CurveChart)
+
+    @property
+    def focus_target(self) -> Widget:
+        return self.recipe
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "recipe":
@@ -111,10 +146,10 @@ class TrainView(Vertical):
         values = self.recipes.get(name, {}) if isinstance(name, str) else {}
         for key in ("epochs", "image_size", "batch_size", "lr"):
             if key in values:
-                self.query_one(f"#{key}", Input).value = str(values[key])
+                self.field(key).value = str(values[key])
 
     def message(self, text: str) -> None:
-        self.query_one("#train-message", Static).update(text, layout=False)
+        self.message_line.update(text, layout=False)
 
     # ---- following
 
@@ -127,7 +162,7 @@ class TrainView(Vertical):
             follower.poll()
             self._adopt(follower)
         else:  # a long run's log: megabytes of JSON must not freeze the keys
-            self.query_one(ProgressPanel).show_idle(f"Reading {run_dir.name}: {size / 1e6:.0f} MB of events ...")
+            self.progress.show_idle(f"Reading {run_dir.name}: {size / 1e6:.0f} MB of events ...")
             self._read_log(follower)
 
     @work(thread=True, exclusive=True, group="follow-read")
@@ -150,20 +185,24 @@ class TrainView(Vertical):
         self.follower = None
         self.reading = None
         self.launched = None
-        self.query_one(ProgressPanel).show_idle("No run followed.")
+        self.progress.show_idle("No run followed.")
         for chart in self.query(CurveChart):
             chart.set_data([])
 
-    def tick(self) -> None:
-        """Called once a second while this screen is visible."""
+    def refresh_runs(self) -> None:
+        """Pick up a training started here, or say why it ended; poll the followed run."""
         if self.launched is not None and self.follower is None and self.reading is None:
             self._pick_up_launched()
         elif self.launched is not None and self.launched.exited() not in (None, 0):
             # e.g. a resume refused: say why instead of following a run that will not move
             self.message(f"pneumo train exited ({self.launched.exited()}): {self.launched.log_tail(1)}")
             self.launched = None
-        if self.follower is not None and self.follower.poll():
-            self.refresh_view()
+        f = self.follower
+        if f is not None and f.poll():
+            self.post_message(RunUpdated(f.run_dir, f.version))
+
+    def draw_updates(self) -> None:
+        self.refresh_view()
 
     def _pick_up_launched(self) -> None:
         launched = self.launched
@@ -182,35 +221,35 @@ class TrainView(Vertical):
         if f is None or f.version == self._drawn_version:
             return
         self._drawn_version = f.version
-        self.query_one(ProgressPanel).show(f)
+        self.progress.show(f)
         curves = training_curves(f)
         best = f.series.best_epoch
-        self.query_one("#chart-steps", CurveChart).set_data(
+        self.chart("steps").set_data(
             curves["steps"], smoothing=self.smoothing, log=self.log_scale,
             title="Training loss per step" + (" (log)" if self.log_scale else ""),
         )
-        self.query_one("#chart-losses", CurveChart).set_data(curves["losses"], log=self.log_scale, mark_x=best)
-        self.query_one("#chart-scores", CurveChart).set_data(curves["scores"], mark_x=best, ylimits=(0.0, 1.0))
+        self.chart("losses").set_data(curves["losses"], log=self.log_scale, mark_x=best)
+        self.chart("scores").set_data(curves["scores"], mark_x=best, ylimits=(0.0, 1.0))
 
     # ---- actions
 
     def settings(self) -> TrainSettings:
-        recipe = self.query_one("#recipe", Select).value
+        recipe = self.recipe.value
         if not isinstance(recipe, str):
             raise ValueError("pick a recipe")
         if self.data is None:
             raise ValueError("no dataset: open one on the Data screen (1) first")
         overrides = {}
         for key in ("batch_size", "lr"):
-            value = self.query_one(f"#{key}", Input).value.strip()
+            value = self.field(key).value.strip()
             if value and value != str(self.recipes.get(recipe, {}).get(key)):
                 overrides[key] = value
         return TrainSettings(
             model=recipe,
             data=self.data,
             runs_dir=self.runs_dir,
-            epochs=_int_or_none(self.query_one("#epochs", Input).value),
-            image_size=_int_or_none(self.query_one("#image_size", Input).value),
+            epochs=_int_or_none(self.field("epochs").value),
+            image_size=_int_or_none(self.field("image_size").value),
             overrides=overrides,
         )
 
@@ -251,7 +290,7 @@ class TrainView(Vertical):
         self.message(f"Resuming {f.run_id} (pid {self.launched.pid}) ...")
 
     def action_cycle_chart(self) -> None:
-        self.query_one(ChartDeck).cycle()
+        self.deck.cycle()
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale

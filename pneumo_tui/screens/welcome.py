@@ -53,17 +53,25 @@ class WelcomeScreen(ModalScreen[Path | None]):
             yield Input(placeholder="path to chest_xray/ or pneumoniamnist.npz, then Enter", id="welcome-path")
             yield Static(id="welcome-status")
 
+    @property
+    def path_input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def status_line(self) -> Static:
+        return self.query_one("#welcome-status", Static)
+
     def on_mount(self) -> None:
-        self.query_one("#welcome-path").display = False
+        self.path_input.display = False
         self.query_one(OptionList).focus()
 
     def status(self, text: str) -> None:
-        self.query_one("#welcome-status", Static).update(text)
+        self.status_line.update(text)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         choice = event.option.id
         if choice == "open":
-            path_input = self.query_one("#welcome-path", Input)
+            path_input = self.path_input
             path_input.display = True
             path_input.focus()
         elif choice == "download":
