@@ -20,7 +20,8 @@ from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
-from training.run.paths import RunPaths
+from training.core.errors import one_line
+from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
 
 from .messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun
 from .screens.data import DataView
@@ -83,7 +84,7 @@ def review_widget(run_dir: Path):
 
         return ReviewView(run_dir), True
     except Exception as exc:  # a broken run folder must not take the app down
-        return Static(f"Cannot review {run_dir.name}: {str(exc).splitlines()[0] if str(exc) else exc!r}"), False
+        return Static(f"Cannot review {run_dir.name}: {one_line(exc)}"), False
 
 
 class PneumoApp(App):
@@ -103,7 +104,7 @@ class PneumoApp(App):
     def __init__(
         self,
         data: Path | None = None,
-        runs_dir: Path = Path("runs"),
+        runs_dir: Path = DEFAULT_RUNS_DIR,
         attach: Path | None = None,
         image_protocol: str = "auto",
         poll_interval: float = 1.0,

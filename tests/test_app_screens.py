@@ -225,10 +225,14 @@ async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_pat
         await pilot.pause()
         await pilot.press("down", "enter")  # download: the failure is one line on the screen
         for _ in range(100):
-            if "Download failed" in _text(app.screen.query_one("#welcome-status")):
+            if "Download stopped" in _text(app.screen.query_one("#welcome-status")):
                 break
             await pilot.pause(0.05)
-        assert "Download failed" in _text(app.screen.query_one("#welcome-status"))
+        status = _text(app.screen.query_one("#welcome-status"))
+        # One clean line: which host, why, what to do; not "failed: 'download failed: ...'" with a command to run.
+        assert status.startswith("Download stopped: cannot reach 127.0.0.1 (it refused the connection)")
+        assert "download failed" not in status and "'" not in status and "command" not in status
+        assert not (tmp_path / "data").exists()  # and no empty folder left behind
         await pilot.press("down", "enter")  # the synthetic demo set
         view = app.query_one(DataView)
         await wait_for_stats(pilot)

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
+from training.core.errors import one_line
 from training.evaluation.review_cases import CaseImages, confidence, review_cases
 from training.run.operating_point import load_threshold
 from training.run.paths import RunPaths
@@ -386,7 +387,7 @@ class ReviewView(Vertical):
                 result = explain_image(model, pixels, int(recipe.get("image_size", 200)), recipe.get("fit", "squash"))
         except Exception as exc:  # no checkpoint, a model without convolutions...: say why
             self.app.call_from_thread(self._gradcam_failed,
-                                      str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                                      one_line(exc))
             return
         self.app.call_from_thread(self._show_gradcam, case_id, result.heatmap)
 

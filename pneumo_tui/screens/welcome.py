@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from training.core.errors import one_line
+
 DEMO_DIR = Path("demo-data")
 DOWNLOAD_DIR = Path("data")
 
@@ -102,8 +104,7 @@ class WelcomeScreen(ModalScreen[Path | None]):
         try:
             path = download_public(progress=progress)
         except Exception as exc:  # network down, no space...: say it on one line
-            self.app.call_from_thread(self.status,
-                                      f"Download failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            self.app.call_from_thread(self.status, f"Download stopped: {one_line(exc)}")
             return
         self.app.call_from_thread(self.dismiss, path)
 
@@ -112,7 +113,7 @@ class WelcomeScreen(ModalScreen[Path | None]):
         try:
             path = create_demo(self.demo_dir)
         except Exception as exc:
-            self.app.call_from_thread(self.status, f"Could not create the demo set: {exc}")
+            self.app.call_from_thread(self.status, f"Could not create the demo set: {one_line(exc)}")
             return
         self.app.call_from_thread(self.dismiss, path)
 
