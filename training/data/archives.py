@@ -5,13 +5,14 @@ sizes), so a hostile archive is refused before one byte of it is decompressed.
 
 - A member that expands more than ``MAX_RATIO`` times and to more than
   ``RATIO_FLOOR`` bytes is a zip bomb: radiographs (JPEG, PNG, 8-bit arrays)
-  hardly compress (the Kermany zip is ~1.01:1, PneumoniaMNIST ~1.1:1), text and
-  DICOM headers reach ~10:1, and deflate's maximum is ~1030:1, reached only by
-  runs of one byte. Small members may be that redundant (an empty mask): below
-  the floor the ratio is not held against them.
+  hardly compress (JPEG next to nothing, PneumoniaMNIST's arrays 1.1:1), text
+  reaches ~10:1, and deflate's maximum is ~1030:1, reached only by long runs of
+  one byte. Small members may be that redundant (an empty mask): below the
+  floor the ratio is not held against them.
 - All members together may unpack to at most ``MAX_UNPACKED_BYTES`` (the
-  Kermany zip unpacks to 1.2 GB) and, above the floor, to ``MAX_RATIO`` times
-  the archive (many members each under the floor make a bomb too).
+  Kermany zip, about 1.2 GB of JPEGs, unpacks to about as much) and, above
+  the floor, to ``MAX_RATIO`` times the archive (many members each under the
+  floor make a bomb too).
 - A symbolic link, an absolute name or a name with ``..`` is never unpacked.
 """
 
