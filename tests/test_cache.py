@@ -186,3 +186,25 @@ def test_two_builders_at_once_agree(demo_root):
     for t in threads:
         t.join()
     assert len(results) == 3 and all(np.array_equal(results[0], r) for r in results[1:])
+
+
+@pytest.mark.parametrize("base, why", [("/dev/null", "it is not a folder"),
+                                       ("/dev/null/cache", "a part of that path is not a folder")])
+def test_pneumo_cache_that_is_no_folder_is_one_line_naming_it(kermany_tree, monkeypatch, base, why):
+    # PNEUMO_CACHE=/dev/null gave a NotADirectoryError traceback.
+    from typer.testing import CliRunner
+
+    from pneumo_tui.cli import app
+    from training.data.records import DataError
+
+    monkeypatch.setenv("PNEUMO_CACHE", base)
+    message = f"PNEUMO_CACHE={base}: {why}; set it to a folder you can write to, or unset it"
+    with pytest.raises(DataError) as info:
+        cache_dir_for(kermany_tree)
+    assert str(info.value) == message
+    source = open_source(kermany_tree)
+    with pytest.raises(DataError, match="^PNEUMO_CACHE="):
+        cached_images(source, source.records(), size=16)
+    result = CliRunner().invoke(app, ["stats", str(kermany_tree)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].replace("\n", "") == f"error: {message}"

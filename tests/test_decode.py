@@ -113,3 +113,58 @@ def test_permission_denied_is_a_reason(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "open", refuse)
     with pytest.raises(UnreadableImage, match="permission denied"):
         decode_image(tmp_path / "locked.jpeg")
+
+
+# -- hostile files: the pixel limit holds for every format (item 9) ----------------
+
+
+def _dicom_with(path, **tags):
+    pytest.importorskip("pydicom")
+    import pydicom
+    from conftest import write_dicom
+
+    ds = pydicom.dcmread(write_dicom(path))
+    for name, value in tags.items():
+        setattr(ds, name, value)
+    ds.save_as(path)
+    return path
+
+
+def test_dicom_declaring_a_huge_image_is_refused_from_its_header(tmp_path):
+    # A 560 KB DICOM declaring 12000 x 12000 16-bit pixels was decoded (5.5 GB peak) and counted readable.
+    from training.data.sources.dicom import decode_dicom
+
+    path = _dicom_with(tmp_path / "bomb.dcm", Rows=12000, Columns=12000)
+    with pytest.raises(UnreadableImage, match=r"decompression bomb: declares 12000x12000 pixels \(limit 100000000\)"):
+        decode_dicom(path)
+
+
+def test_dicom_size_is_checked_before_any_pixel_is_decoded(tmp_path, monkeypatch):
+    import pydicom.pixels
+
+    from training.data import decode
+    from training.data.sources.dicom import decode_dicom
+
+    path = _dicom_with(tmp_path / "small.dcm")  # 8 x 16 = 128 pixels
+    monkeypatch.setattr(decode, "MAX_PIXELS", 100)
+
+    def never(*args, **kwargs):
+        raise AssertionError("pixel data decoded before the size check")
+
+    monkeypatch.setattr(pydicom.pixels, "pixel_array", never)
+    monkeypatch.setattr(pydicom.dataset.Dataset, "pixel_array", property(never))
+    with pytest.raises(UnreadableImage, match=r"declares 16x8 pixels \(limit 100\)"):
+        decode_dicom(path)
+
+
+def test_dicom_of_no_pixels_is_unreadable_with_a_reason(tmp_path):
+    from training.data.sources.dicom import decode_dicom
+
+    path = _dicom_with(tmp_path / "empty.dcm", Rows=0, Columns=0, PixelData=b"")
+    with pytest.raises(UnreadableImage, match=r"^invalid declared size 0x0$"):
+        decode_dicom(path)
+
+
+def test_an_empty_image_is_unreadable_not_resized():
+    with pytest.raises(UnreadableImage, match=r"invalid size 0x0 \(an empty image\)"):
+        resize(np.zeros((0, 0), dtype=np.uint8), 16)

@@ -218,3 +218,127 @@ def test_a_symlinked_folder_in_a_class_folder_never_relabels_images(tmp_path):
     assert "symlinked folder inside a class folder" in problems["train/PNEUMONIA/more"]
     stats = compute_stats(tmp_path / "data")
     assert stats["splits"]["train"] == {"NORMAL": 2, "PNEUMONIA": 2}
+
+
+# -- hostile .npz files: headers are checked before anything is allocated (item 9) --------
+
+
+def _npy(shape, dtype="uint8", payload=b"") -> bytes:
+    """A .npy member whose header declares ``shape`` whatever the payload holds."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
+    return buf.getvalue() + payload
+
+
+def _zip_members(path, members, compression=None):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression or zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(f"{name}.npy", data)
+    return path
+
+
+def _arrays(**arrays):
+    import io
+
+    out = {}
+    for name, array in arrays.items():
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, np.asarray(array), allow_pickle=True)
+        out[name] = buf.getvalue()
+    return out
+
+
+def test_npz_header_declaring_a_trillion_images_is_refused_before_loading(tmp_path):
+    # It ended in a MemoryError traceback: numpy allocated what the header declared.
+    path = _zip_members(tmp_path / "forged.npz", {"train_images": _npy((10**12, 28, 28), payload=bytes(784)),
+                                                 "train_labels": _npy((10**12, 1), payload=bytes(8))})
+    with pytest.raises(DataError) as info:
+        open_source(path)
+    message = str(info.value)
+    assert "train_images declares 1000000000000 x 28 x 28 uint8 (784.0 TB) but holds only 784 bytes" in message
+    assert "truncated or forged" in message and "\n" not in message
+
+
+def test_npz_zip_bomb_is_refused_and_a_good_split_is_kept(tmp_path):
+    import tracemalloc
+
+    # 300 x 224 x 224 zeros: 15 MB that deflate to 15 KB (the issue's was 30000 images: 1.5 GB from 1.5 MB).
+    good = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    members = _arrays(train_images=np.zeros((300, 224, 224), np.uint8), train_labels=np.zeros((300, 1), np.uint8),
+                      test_images=good, test_labels=np.array([[0], [1], [0], [1]], np.uint8))
+    path = _zip_members(tmp_path / "bomb.npz", members)
+    tracemalloc.start()
+    try:
+        source = open_source(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000  # the 15 MB array was never decompressed
+    assert [r.id for r in source.records()] == ["test/0", "test/1", "test/2", "test/3"]
+    [problem] = source.problems
+    assert problem.path == "train_images" and "refused as a zip bomb" in problem.reason and "200:1" in problem.reason
+    only_bomb = _zip_members(tmp_path / "only.npz", {k: v for k, v in members.items() if k.startswith("train")})
+    with pytest.raises(DataError, match=r"only.npz: no usable images \(train_images expands .* zip bomb\)"):
+        open_source(only_bomb)
+
+
+def test_npz_of_the_wrong_shapes_is_reported_not_a_traceback(tmp_path):
+    # A 1-D images array and 0x0 images gave tracebacks in pneumo stats; labels of another shape were
+    # taken column by column.
+    rng = np.random.default_rng(0)
+    members = _arrays(train_images=np.zeros(5, np.uint8), train_labels=np.zeros(5, np.uint8),
+                      val_images=np.zeros((4, 0, 0), np.uint8), val_labels=np.zeros((4, 1), np.uint8),
+                      test_images=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+                      test_labels=np.array([0, 1, 0, 1], np.uint8))
+    path = _zip_members(tmp_path / "odd.npz", members)
+    stats = compute_stats(path)
+    assert stats["total"] == stats["readable"] == 4
+    assert {p["path"]: p["reason"] for p in stats["problems"]} == {
+        "train_images": "is a 1-D array of shape (5,), not images (expected N x H x W, or N x H x W x 1 or 3)",
+        "val_images": "declares empty images (0x0 pixels)",
+    }
+    members.update(_arrays(test_labels=np.zeros((4, 2), np.uint8)))
+    with pytest.raises(DataError, match=r"test_labels has shape \(4, 2\): not one label per image \(4 images"):
+        open_source(_zip_members(tmp_path / "labels.npz", members))
+    members.update(_arrays(test_labels=np.zeros(3, np.uint8)))
+    with pytest.raises(DataError, match=r"test_labels has shape \(3,\): not one label per image"):
+        open_source(_zip_members(tmp_path / "short.npz", members))
+
+
+def test_npz_images_over_the_pixel_limit_or_pickled_are_refused(tmp_path):
+    path = _zip_members(tmp_path / "big.npz", {"train_images": _npy((1, 12000, 12000)),
+                                              "train_labels": _npy((1, 1))})
+    with pytest.raises(DataError, match=r"bomb: declares 12000x12000 pixels per image \(limit 100000000\)"):
+        open_source(path)
+    pickled = _zip_members(tmp_path / "pickled.npz", _arrays(
+        train_images=np.array([[[{"run": "code"}]]], dtype=object), train_labels=np.zeros((1, 1))))
+    with pytest.raises(DataError, match=r"train_images holds Python objects \(pickled data is never loaded\)"):
+        open_source(pickled)
+
+
+def test_compressed_npz_needing_more_memory_than_is_free_is_refused(tmp_path, monkeypatch):
+    from training.data.sources import npz
+
+    members = _arrays(train_images=np.ones((64, 28, 28), np.uint8), train_labels=np.zeros((64, 1), np.uint8))
+    path = _zip_members(tmp_path / "p.npz", members)
+    monkeypatch.setattr(npz, "available_memory", lambda: 20_000)
+    with pytest.raises(DataError, match=r"train_images needs 50.2 KB of memory to decompress, more than the "
+                                        r"10.0 KB allowed \(half the memory available"):
+        open_source(path)
+
+
+def test_uncompressed_npz_is_memory_mapped(tmp_path):
+    import zipfile
+
+    arrays = _write_npz(tmp_path / "stored.npz", side=28)  # np.savez stores without compression
+    assert {i.compress_type for i in zipfile.ZipFile(tmp_path / "stored.npz").infolist()} == {zipfile.ZIP_STORED}
+    source = open_source(tmp_path / "stored.npz")
+    assert isinstance(source.images("train"), np.memmap)
+    record = source.records()[3]
+    assert np.array_equal(source.load(record), arrays[f"{record.split}_images"][record.index])
+    assert compute_stats(tmp_path / "stored.npz")["readable"] == 12

@@ -31,7 +31,7 @@ import numpy as np
 
 from training.core.fileio import atomic_write_json
 from training.data.decode import resize
-from training.data.records import Problem, Record, UnreadableImage
+from training.data.records import DataError, Problem, Record, UnreadableImage
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,36 @@ def cache_dir_for(source_root: Path) -> Path:
     """Where derived files (image cache, stored val split, stats facts) live.
 
     ``<root>/.pneumo-cache`` when the data folder is writable, otherwise
-    ``~/.cache/pneumo/<name>-<hash>``; ``$PNEUMO_CACHE`` replaces the base.
+    ``~/.cache/pneumo/<name>-<hash>``; ``$PNEUMO_CACHE`` replaces the base
+    (``DataError``, one line naming it, when it is no folder that can be written to).
     """
     root = Path(source_root).expanduser().resolve()
     label = f"{root.name}-{hashlib.sha1(str(root).encode()).hexdigest()[:12]}"
     if base := os.environ.get(CACHE_ENV):
-        return Path(base).expanduser() / label
+        return _usable_base(Path(base).expanduser()) / label
     folder = root if root.is_dir() else root.parent
     if _writable(folder):
         cache = folder / ".pneumo-cache"
         return cache if root.is_dir() else cache / root.name
     home_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return home_cache / "pneumo" / label
+
+
+def _usable_base(base: Path) -> Path:
+    """``base``, made if need be, when it is a folder that can be written to."""
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        why = "it is not a folder"
+    except NotADirectoryError:
+        why = "a part of that path is not a folder"
+    except OSError as exc:
+        why = f"that folder cannot be made ({exc.strerror or exc})"
+    else:
+        if os.access(base, os.W_OK | os.X_OK):
+            return base
+        why = "that folder is not writable"
+    raise DataError(f"{CACHE_ENV}={base}: {why}; set it to a folder you can write to, or unset it")
 
 
 def _writable(folder: Path) -> bool:

@@ -176,8 +176,10 @@ def resize(gray: np.ndarray, size: int, fit: str = "squash") -> np.ndarray:
     """Resize a 2-D uint8 image to ``size`` x ``size``.
 
     ``squash`` stretches to a square as the original study did; ``letterbox``
-    keeps the aspect ratio and pads with black.
+    keeps the aspect ratio and pads with black. An empty image is ``UnreadableImage``.
     """
+    if gray.size == 0:
+        raise UnreadableImage(f"invalid size {'x'.join(map(str, gray.shape[::-1]))} (an empty image)")
     img = Image.fromarray(gray)
     if fit == "squash":
         out = img.resize((size, size), Image.Resampling.BILINEAR)

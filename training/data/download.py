@@ -9,13 +9,21 @@
 
 A partial download lives beside the target as ``<name>.part`` and is resumed
 with an HTTP Range request; nothing replaces the target until it is complete
-and verified. ``PNEUMO_DOWNLOAD_URL`` overrides the URL (a mirror, or tests).
+and verified, on every path (a fresh download, a resumed one, a ``.part`` the
+server calls complete, a file already there): the MD5 when one is known (the
+published one unless the user gives another), and always the format: a Kermany
+zip must pass every member's CRC and hold ``chest_xray/{train,test}/{NORMAL,
+PNEUMONIA}``, a PneumoniaMNIST ``.npz`` must hold the six MedMNIST arrays.
+``PNEUMO_DOWNLOAD_URL`` overrides the URL (a mirror, or tests); only http(s)
+URLs are fetched. Unpacking follows the limits of ``training.data.archives``.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
 import shutil
 import socket
 import urllib.error
@@ -27,10 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.core.errors import one_line
+from training.data.archives import checked_members, human_size
 from training.data.records import DataError
 
 URL_ENV = "PNEUMO_DOWNLOAD_URL"
+URL_SCHEMES = ("http", "https")
 CHUNK = 1 << 20
+KERMANY_LAYOUT = tuple((split, cls) for split in ("train", "test") for cls in ("normal", "pneumonia"))
 
 KERMANY_URL = (
     "https://data.mendeley.com/public-files/datasets/rscbjbr9sj/files/"
@@ -55,10 +66,25 @@ class Download:
     filename: str
     unpack: bool
 
+    def verify(self, path: Path) -> None:
+        """``DataError`` unless ``path`` has the format this download must have (see the module docstring)."""
+        if self.unpack:
+            check_kermany_zip(path, self.filename)
+        else:
+            from training.data.sources.npz import check_npz
+
+            check_npz(path, self.filename)
+
 
 def plan(dataset: str, size: int = 28, url: str | None = None, md5: str | None = None) -> Download:
-    """What to fetch for ``dataset``; ``url``/``md5`` (or $PNEUMO_DOWNLOAD_URL) override."""
-    url = url or os.environ.get(URL_ENV)
+    """What to fetch for ``dataset``; ``url``/``md5`` (or $PNEUMO_DOWNLOAD_URL) override.
+
+    A mirror serves the same file, so the published MD5 still applies unless ``md5`` replaces it."""
+    if url:
+        check_url(url, "the URL")
+    elif env_url := os.environ.get(URL_ENV):
+        url = check_url(env_url, f"${URL_ENV}")
+    md5 = normalize_md5(md5)
     if dataset == "kermany":
         return Download(url or KERMANY_URL, md5, "ChestXRay2017.zip", unpack=True)
     if dataset == "pneumoniamnist":
@@ -66,9 +92,26 @@ def plan(dataset: str, size: int = 28, url: str | None = None, md5: str | None =
             raise DataError(f"PneumoniaMNIST comes in sizes {', '.join(map(str, PNEUMONIAMNIST))}, not {size}")
         default_url, default_md5 = PNEUMONIAMNIST[size]
         name = "pneumoniamnist.npz" if size == 28 else f"pneumoniamnist_{size}.npz"
-        # A custom URL serves a custom file: only check the MD5 we were given.
-        return Download(url or default_url, md5 if url else (md5 or default_md5), name, unpack=False)
+        return Download(url or default_url, md5 or default_md5, name, unpack=False)
     raise DataError(f"unknown dataset {dataset!r} (expected one of: {', '.join(DATASETS)})")
+
+
+def normalize_md5(md5: str | None) -> str | None:
+    """A user's MD5 in lower case; ``DataError`` unless it is 32 hexadecimal digits."""
+    if md5 is None or not md5.strip():
+        return None
+    value = md5.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{32}", value):
+        raise DataError(f"MD5 {md5!r} is not an MD5 checksum (32 hexadecimal digits)")
+    return value
+
+
+def check_url(url: str, where: str = "the URL") -> str:
+    """``url`` if it is http(s) with a host; anything else (``file://``, ``ftp://``) is a ``DataError``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in URL_SCHEMES or not parts.hostname:
+        raise DataError(f"{where} {url!r} is not an http:// or https:// URL; only those are downloaded")
+    return url
 
 
 def download_dataset(
@@ -99,9 +142,14 @@ def _download_into(job: Download, dest_dir: Path, progress: Progress | None, kee
 
         return open_source(dest_dir).root  # unpacked by an earlier run
     if not target.exists():
-        fetch(job.url, target, job.md5, progress)
-    elif job.md5 and file_md5(target) != job.md5:
-        raise DataError(f"{target} exists but its MD5 differs from {job.md5}; move it away and retry")
+        fetch(job.url, target, job.md5, progress, verify=job.verify)
+    else:  # left by an earlier run (or put there by hand): verified like a fresh download
+        if job.md5 and file_md5(target) != job.md5:
+            raise DataError(f"{target} exists but its MD5 differs from {job.md5}; move it away and retry")
+        try:
+            job.verify(target)
+        except DataError as exc:
+            raise DataError(f"{target} exists but is not a valid download ({exc}); move it away and retry") from None
     if not job.unpack:
         return target
     root = unpack_zip(target, dest_dir)
@@ -111,19 +159,30 @@ def _download_into(job: Download, dest_dir: Path, progress: Progress | None, kee
 
 
 def fetch(url: str, target: Path, md5: str | None = None, progress: Progress | None = None,
-          timeout: float = 60) -> Path:
-    """Download ``url`` to ``target`` through ``target.part``, resuming a partial file."""
+          timeout: float = 60, verify: Callable[[Path], None] | None = None) -> Path:
+    """Download ``url`` to ``target`` through ``target.part``, resuming a partial file.
+
+    Before ``target`` is replaced the file must match ``md5`` (when given) and pass ``verify``
+    (which raises ``DataError``); if not, the ``.part`` is deleted, since every resume would repeat it."""
+    check_url(url)
     target = Path(target)
     part = target.with_name(target.name + ".part")
+    md5 = normalize_md5(md5)
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "pneumo-tui"})
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = _OPENER.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # the partial file is already complete
-            return _finish(part, target, md5)
+        if exc.code == 416 and have:
+            # The server has nothing after the bytes we have: the .part is complete, or it is longer than
+            # the file (a stale part of another one). Where the server says the size, that tells which.
+            total = re.fullmatch(r"bytes \*/(\d+)", exc.headers.get("Content-Range", "") if exc.headers else "")
+            if total and int(total.group(1)) != have:
+                part.unlink()
+                return fetch(url, target, md5, progress, timeout, verify)
+            return _finish(part, target, md5, verify)
         raise DataError(f"download failed: HTTP {exc.code} {exc.reason} for {url}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise DataError(_unreachable(url, exc, part)) from None
@@ -147,7 +206,7 @@ def fetch(url: str, target: Path, md5: str | None = None, progress: Progress | N
     if total is not None and part.stat().st_size < total:
         raise DataError(f"download incomplete ({part.stat().st_size:,} of {total:,} bytes, kept in {part.name}): "
                         "run it again to resume")
-    return _finish(part, target, md5)
+    return _finish(part, target, md5, verify)
 
 
 def _unreachable(url: str, exc: BaseException, part: Path) -> str:
@@ -182,16 +241,35 @@ def _remove_if_empty(folders: list[Path]) -> None:
             return
 
 
-def _finish(part: Path, target: Path, md5: str | None) -> Path:
+def _finish(part: Path, target: Path, md5: str | None, verify: Callable[[Path], None] | None = None) -> Path:
+    problem = None
     if md5:
         actual = file_md5(part)
-        if actual != md5.lower():
-            # A corrupt partial file would poison every resume: start clean next time.
-            part.unlink()
-            raise DataError(f"checksum mismatch for {target.name}: expected MD5 {md5}, got {actual}; "
-                            f"the download was removed")
+        if actual != md5:
+            problem = f"checksum mismatch for {target.name}: expected MD5 {md5}, got {actual}"
+    if problem is None and verify is not None:
+        try:
+            verify(part)
+        except DataError as exc:
+            problem = str(exc)
+    if problem is not None:
+        # A corrupt partial file would poison every resume: start clean next time.
+        part.unlink(missing_ok=True)
+        raise DataError(f"{problem}; the download was removed")
     os.replace(part, target)
     return target
+
+
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only (urllib would follow one to ftp:// too)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in URL_SCHEMES:
+            raise DataError(f"download failed: {req.full_url} redirects to {newurl!r}, which is not http(s)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpRedirectsOnly)
 
 
 def file_md5(path: Path) -> str:
@@ -199,36 +277,89 @@ def file_md5(path: Path) -> str:
         return hashlib.file_digest(f, "md5").hexdigest()
 
 
+def check_kermany_zip(path: Path, name: str | None = None) -> None:
+    """``DataError`` unless ``path`` is a zip that is safe to unpack (see ``training.data.archives``), passes
+    every member's CRC, and holds ``chest_xray/{train,test}/{NORMAL,PNEUMONIA}`` (any case).
+    ``name``: what the messages call the file (the download's name for its ``.part``)."""
+    path = Path(path)
+    name = name or path.name
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = checked_members(zf, name, path.stat().st_size, skip=_archive_junk)
+            bad = zf.testzip()
+            if bad is not None:
+                raise DataError(f"{name}: member {bad!r} fails its CRC check (a corrupt download)")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError, NotImplementedError) as exc:
+        raise DataError(f"{name} is not a valid zip ({one_line(exc)})") from None
+    found = set()
+    for info in members:
+        parts = info.filename.lower().split("/")
+        for i in range(len(parts) - 3):
+            if parts[i] == "chest_xray" and (parts[i + 1], parts[i + 2]) in KERMANY_LAYOUT and parts[-1]:
+                found.add((parts[i + 1], parts[i + 2]))
+    missing = [f"{split}/{cls.upper()}" for split, cls in KERMANY_LAYOUT if (split, cls) not in found]
+    if missing:
+        raise DataError(f"{name} is not the Kermany zip: no images in chest_xray/{', chest_xray/'.join(missing)}")
+
+
+def _archive_junk(info: zipfile.ZipInfo) -> bool:
+    """macOS resource forks: never unpacked."""
+    name = info.filename
+    return name.startswith("__MACOSX/") or name.rstrip("/").rsplit("/", 1)[-1].startswith("._")
+
+
 def unpack_zip(archive: Path, dest_dir: Path) -> Path:
     """Extract ``archive`` into ``dest_dir`` safely; return the dataset root.
 
     Members are checked against their CRC, macOS resource forks are skipped,
-    and no member may land outside ``dest_dir``. Extraction goes to a temp
-    folder first, so a failed unpack leaves nothing half-written.
+    no member may be a link or land outside ``dest_dir``, and the limits of
+    ``training.data.archives`` (zip bombs, total size) and the free disk space
+    are checked before anything is written. Extraction goes to a temp folder
+    first, so a failed unpack (a full disk) leaves nothing half-written.
     """
+    archive = Path(archive)
     dest_dir = Path(dest_dir).resolve()
     staging = dest_dir / f".unpack-{archive.stem}"
     shutil.rmtree(staging, ignore_errors=True)
+    installed: list[Path] = []
     try:
         with zipfile.ZipFile(archive) as zf:
-            for member in zf.infolist():
-                name = member.filename
-                if name.startswith("__MACOSX/") or Path(name).name.startswith("._"):
-                    continue
-                out = (staging / name).resolve()
+            members = checked_members(zf, archive.name, archive.stat().st_size, skip=_archive_junk)
+            _check_free_space(archive, dest_dir, members)
+            for member in members:
+                out = (staging / member.filename).resolve()
                 if not out.is_relative_to(staging.resolve()):
-                    raise DataError(f"{archive.name}: member {name!r} would be written outside {dest_dir}")
+                    raise DataError(f"{archive.name}: member {member.filename!r} would be written outside {dest_dir}")
                 zf.extract(member, staging)  # raises BadZipFile on a CRC mismatch
+        if not staging.exists():
+            raise DataError(f"{archive.name} holds no files")
         for item in staging.iterdir():
             final = dest_dir / item.name
             if final.exists():
                 raise DataError(f"{final} already exists; move it away or unpack elsewhere")
         for item in staging.iterdir():
             os.replace(item, dest_dir / item.name)
+            installed.append(dest_dir / item.name)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
         raise DataError(f"{archive.name} is not a valid zip ({exc}); delete it and download again") from None
+    except OSError as exc:
+        for item in installed:  # take back what was moved in already: all or nothing
+            os.replace(item, staging / item.name)
+        why = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else one_line(exc, kind=True)
+        raise DataError(f"unpacking {archive.name} into {dest_dir} failed: {why}; nothing was installed "
+                        f"({archive.name} is kept)") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     from training.data.sources import open_source
 
     return open_source(dest_dir).root
+
+
+def _check_free_space(archive: Path, dest_dir: Path, members: list[zipfile.ZipInfo]) -> None:
+    # Each file takes up to a block more than its size.
+    needed = sum(m.file_size for m in members) + 4096 * len(members)
+    free = shutil.disk_usage(dest_dir).free
+    if needed > free:
+        raise DataError(f"unpacking {archive.name} needs {human_size(needed)} free in {dest_dir}, "
+                        f"but only {human_size(free)} is free; free some space or unpack elsewhere. "
+                        "Nothing was installed")

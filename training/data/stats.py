@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -38,6 +39,7 @@ FACTS_FILE = f"file-facts-v{FACTS_VERSION}.json"
 # to within a gray level at a fraction of the cost.
 INTENSITY_DRAFT = 64
 HISTOGRAM_BINS = 10
+NPZ_BLOCK = 512  # images per block when reading a .npz split (float32 copies of one block only)
 
 # One file's facts: width, height, mode, md5, mean, std, reason (None if readable).
 Facts = dict
@@ -154,14 +156,18 @@ def _npz_facts(source, records) -> dict[str, Facts]:
         split_records = [r for r in records if r.split == split]
         if not split_records:
             continue
-        images = source.images(split)
-        flat = images.reshape(len(images), -1).astype(np.float32)
-        means, stds = flat.mean(axis=1), flat.std(axis=1)
+        images = source.images(split)  # may be a memory map: read it a block at a time
+        means, stds = np.empty(len(images)), np.empty(len(images))
+        for start in range(0, len(images), NPZ_BLOCK):
+            flat = np.asarray(images[start : start + NPZ_BLOCK]).reshape(-1, math.prod(images.shape[1:]))
+            flat = flat.astype(np.float32)
+            means[start : start + len(flat)], stds[start : start + len(flat)] = flat.mean(axis=1), flat.std(axis=1)
         height, width = images.shape[1:3]
+        mode = "L" if images.ndim == 3 or images.shape[3] == 1 else "RGB"
         for r in split_records:
             row = images[r.index]
             facts[r.id] = {
-                "width": int(width), "height": int(height), "mode": "L" if row.ndim == 2 else "RGB",
+                "width": int(width), "height": int(height), "mode": mode,
                 "md5": hashlib.md5(np.ascontiguousarray(row).tobytes()).hexdigest(),
                 "mean": round(float(means[r.index]), 3), "std": round(float(stds[r.index]), 3), "reason": None,
             }
