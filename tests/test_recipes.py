@@ -58,7 +58,7 @@ def test_overrides_are_coerced_to_the_key_type():
         ("hflip=maybe", "'hflip' wants bool"),
         ("optimizer=rmsprop", "'optimizer' must be one of"),
         ("best_metric=test_auc", "'best_metric' must be one of"),
-        ("epochs=0", "'epochs' must be at least 1"),
+        ("epochs=0", r"'epochs' must be in \[1, 10000\]"),
         ("epochs", "wants key=value"),
     ],
 )

@@ -358,9 +358,19 @@ def models(
     image_size: int = typer.Option(200, "--image-size", help="Image side for the parameter counts."),
     as_json: bool = typer.Option(False, "--json", help="One object per recipe: its model's name, parameters and "
                                                          "architecture, recipe_name, extends, recipe, description."),
+    keys: bool = typer.Option(False, "--keys", help="Every recipe key (for a recipe file or --set key=value) with "
+                              "its type, default and valid values."),
 ) -> None:
-    """The model zoo and every recipe, merged with the recipe it extends (`best` included)."""
-    from training.engine.recipes import RecipeError, load_recipe, recipe_extends, recipe_names
+    """The model zoo and every recipe, merged with the recipe it extends (`best` included).
+
+    With --keys: every recipe key with its type, default and valid values; a value outside them is refused
+    with one line before any run folder is made.
+    """
+    from training.engine.recipes import RecipeError, key_rules, load_recipe, recipe_extends, recipe_names
+
+    if keys:
+        _print_keys(key_rules(), as_json)
+        return
     from training.models import build_model, count_parameters, model_info, model_names
 
     def recipe_text(recipe) -> str:
@@ -402,3 +412,18 @@ def models(
     console = Console()
     console.print(zoo)
     console.print(table)
+
+
+def _print_keys(rules: list[tuple], as_json: bool) -> None:
+    if as_json:
+        print(json_text([{"key": k, "type": kind, "default": default, "valid": valid}
+                         for k, kind, default, valid in rules]))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("key", "type", "default", "valid values", title="Recipe keys")
+    for key, kind, default, valid in rules:
+        table.add_row(*(Text(str(c)) for c in (key, kind, "-" if default is None else default, valid)))
+    Console().print(table)

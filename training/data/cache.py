@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import stat
 import uuid
 from collections.abc import Callable
@@ -208,6 +209,7 @@ class _Cache:
         """Write the request's images as a new shard: cached rows are copied,
         missing ones decoded straight into it (no full copy held in RAM).
         Returns (images, kept (record, key) pairs, {id: reason} of failures)."""
+        _check_room(self.folder, len(wanted), self.size)
         name = f"shard-{uuid.uuid4().hex[:12]}.npy"
         tmp = self.folder / f".tmp-{name}"
         temps = [tmp]
@@ -290,6 +292,19 @@ class _Cache:
             orphan = path.name.startswith("shard-") and path.name not in self.shards
             if orphan or path.name.startswith(".tmp-"):
                 path.unlink(missing_ok=True)
+
+
+def _check_room(folder: Path, n_images: int, size: int) -> None:
+    """``DataError`` with the figures when a shard of ``n_images`` at ``size`` px would not fit on the disk."""
+    needed = n_images * size * size + (1 << 20)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if needed > free:
+        raise DataError(f"the {size}-px cache of {n_images:,} images needs {needed / 1e9:.2f} GB in {folder}, and "
+                        f"{free / 1e9:.2f} GB are free: choose a smaller image_size, or put the cache on a larger "
+                        f"disk with {CACHE_ENV}=DIR")
 
 
 def _key(source, record: Record) -> Key | None:

@@ -44,6 +44,7 @@ from training.engine.augment import BatchAugment
 from training.engine.checkpoint import encode_checkpoint, load_checkpoint
 from training.engine.device import DeviceSetup, device_setup, restore_rng_state, rng_state, seed_everything
 from training.engine.inference import predict_split
+from training.engine.memory import check_fits
 from training.engine.optim import EarlyStopping, LRSchedule, build_optimizer
 from training.engine.recipes import Recipe, recipe_from_dict
 from training.engine.tta import predict_views
@@ -97,9 +98,10 @@ def train(
     try:
         setup = device_setup(device or ctx.device(), recipe.amp, recipe.channels_last)
         data = _load_data(recipe, data, ctx, on_event)
+        state = new_state(recipe, data, setup, ctx)
+        check_fits(state.model, recipe.image_size, recipe.batch_size, setup.device, setup.amp)  # before any run folder
         name = recipe.name or recipe.model  # runs are named by recipe: `best` and `resnet_small` apart
         run_dir = distributed.broadcast(str(new_run_dir(runs_dir, name)) if ctx.is_main else None, ctx)
-        state = new_state(recipe, data, setup, ctx)
         config = run_config(Path(run_dir), recipe, data, setup, ctx, command)
         return _run(Path(run_dir), state, data, setup, ctx, on_event, config=config)
     finally:

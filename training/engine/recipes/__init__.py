@@ -20,6 +20,7 @@ needs no torch; only ``load_recipe``'s validation imports the model zoo.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,6 +249,8 @@ def coerce(key: str, value, kind: type):
     try:
         if kind is bool:
             return _to_bool(value)
+        if isinstance(value, bool):
+            raise ValueError  # true is no number of epochs
         if kind is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
@@ -255,8 +258,13 @@ def coerce(key: str, value, kind: type):
         if kind is float:
             return float(value)
         return str(value)
-    except (TypeError, ValueError):
-        raise RecipeError(f"recipe key {key!r} wants {kind.__name__}, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise RecipeError(f"recipe key {key!r} wants {kind.__name__}, got {_short(value)}") from None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _to_bool(value) -> bool:
@@ -275,6 +283,83 @@ def _field_type(field: dataclasses.Field) -> type:
         field.type if isinstance(field.type, str) else field.type.__name__]
 
 
+@dataclass(frozen=True)
+class Range:
+    """A numeric key's valid values: ``[low, high]``, each end open or closed; never NaN or infinity."""
+
+    low: float
+    high: float = math.inf
+    open_low: bool = False
+    open_high: bool = False
+
+    def __contains__(self, value) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        high = "inf)" if math.isinf(self.high) else f"{_number(self.high)}{')' if self.open_high else ']'}"
+        return f"{'(' if self.open_low else '['}{_number(self.low)}, {high}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+MAX_SEED = 2**32 - 1  # numpy's seeds stop there
+MAX_IMAGE_SIZE = 1024  # the zoo's models and the cache are built for X-rays downsized to at most this
+RANGES: dict[str, Range] = {
+    "image_size": Range(16, MAX_IMAGE_SIZE),
+    "val_fraction": Range(0, 1, open_high=True),
+    "split_seed": Range(0, MAX_SEED),
+    "epochs": Range(1, 10_000),
+    "batch_size": Range(1, 65_536),
+    "lr": Range(0, 10, open_low=True),
+    "weight_decay": Range(0, 10),
+    "plateau_factor": Range(0, 1, open_low=True, open_high=True),
+    "plateau_patience": Range(0, 10_000),
+    "min_lr": Range(0, 10),
+    "warmup_epochs": Range(0, 10_000),
+    "label_smoothing": Range(0, 1, open_high=True),
+    "rotation": Range(0, 180),
+    "zoom": Range(0, 1, open_high=True),
+    "width_shift": Range(0, 1, open_high=True),
+    "height_shift": Range(0, 1, open_high=True),
+    "gamma": Range(0, 1, open_high=True),
+    "contrast": Range(0, 1, open_high=True),
+    "brightness": Range(0, 1, open_high=True),
+    "early_stopping_patience": Range(0, 10_000),
+    "tta": Range(1, 8),
+    "dropout": Range(0, 1, open_high=True),
+    "seed": Range(0, MAX_SEED),
+    "eval_batch_size": Range(1, 65_536),
+}
+
+
+def key_rules() -> list[tuple[str, str, object, str]]:
+    """``(key, type, default, valid values)`` of every key a recipe or ``--set`` may give (``pneumo models --keys``)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Recipe)}
+    rules = []
+    for key, kind in recipe_keys().items():
+        if key in RANGES:
+            valid = str(RANGES[key])
+        elif key in _CHOICES:
+            valid = " | ".join(_CHOICES[key])
+        elif key in ("best_metric", "early_stopping_metric"):
+            valid = " | ".join(_VAL_METRICS)
+        elif key == "threshold":
+            valid = 'a number in [0, 1] | "youden" | "sensitivity>=S"'
+        elif key == "model":
+            valid = "a model of pneumo models"
+        else:
+            valid = "true | false" if kind is bool else "any text"
+        default = defaults[key]
+        rules.append((key, kind.__name__, None if default is dataclasses.MISSING else default, valid))
+    return rules
+
+
 def _validated(recipe: Recipe) -> Recipe:
     # Imported here, not at the top: torch comes only when a recipe is really loaded for training.
     from training.models import model_names
@@ -287,19 +372,10 @@ def _validated(recipe: Recipe) -> Recipe:
             raise RecipeError(f"recipe key {key!r} must be one of {', '.join(_VAL_METRICS)}")
     if recipe.model not in model_names():
         raise RecipeError(f"unknown model {recipe.model!r}; known models: {', '.join(model_names())}")
-    positive = ("image_size", "epochs", "batch_size", "eval_batch_size")
-    for key in positive:
-        if getattr(recipe, key) < 1:
-            raise RecipeError(f"recipe key {key!r} must be at least 1")
-    if not 0 <= recipe.val_fraction < 1:
-        raise RecipeError("recipe key 'val_fraction' must be in [0, 1)")
-    if recipe.lr <= 0:
-        raise RecipeError("recipe key 'lr' must be positive")
-    for key in ("gamma", "contrast", "brightness"):
-        if not 0 <= getattr(recipe, key) < 1:
-            raise RecipeError(f"recipe key {key!r} must be in [0, 1) (0 = off)")
-    if not 1 <= recipe.tta <= 8:
-        raise RecipeError("recipe key 'tta' must be 1..8 views (1 = no test-time augmentation)")
+    for key, valid in RANGES.items():
+        value = getattr(recipe, key)
+        if value not in valid:
+            raise RecipeError(f"recipe key {key!r} must be in {valid}, got {value!r}")
     from training.metrics.thresholds import parse_threshold_rule
 
     try:
