@@ -69,7 +69,7 @@ def test_cli_refuses_a_poisoned_run_with_one_line(tmp_path):
     run = train(load_recipe("cnn3", ["epochs=1", "image_size=32", "batch_size=8"]), square_data(), tmp_path / "runs")
     marker = tmp_path / "code-ran"
     torch.save({"model": RunsCode(marker)}, RunPaths(run).best_checkpoint)
-    with pytest.raises(CheckpointRefused):
+    with pytest.raises(CheckpointError, match="is not the file its run wrote"):
         load_model_from_run(run)
     image = tmp_path / "x.png"
     from PIL import Image
@@ -77,8 +77,9 @@ def test_cli_refuses_a_poisoned_run_with_one_line(tmp_path):
     Image.new("L", (40, 40)).save(image)
     result = subprocess.run([PNEUMO, "predict", str(run), str(image)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: refused to load") and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    # Replaced after the run recorded its checksum: refused before a byte of it is unpickled.
+    assert result.stderr.startswith("error: ") and "is not the file its run wrote" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not marker.exists()
 
 
@@ -90,3 +91,60 @@ def test_missing_or_truncated_checkpoints_are_clear_errors(tmp_path):
     path.write_bytes(path.read_bytes()[:500])
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         load_checkpoint(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return train(load_recipe("cnn3", ["epochs=1", "image_size=32", "batch_size=8"]), square_data(),
+                 tmp_path_factory.mktemp("runs"))
+
+
+def _unchecked(run: Path, which: str, obj) -> None:
+    """Put ``obj`` where the run's checkpoint is, and forget the checksum so the structure check is what fires."""
+    torch.save(obj, RunPaths(run).checkpoint(which))
+    events = RunPaths(run).events
+    events.write_text("".join(line for line in events.read_text().splitlines(keepends=True) if '"sha256"' not in line))
+
+
+@pytest.mark.parametrize("content, words", [
+    ({"weights": {}}, "it lacks model"),
+    ([1, 2, 3], "holds a list, not a checkpoint"),
+    ({"model": {"conv1.weight": torch.zeros(3)}}, "its weights do not fit model cnn3 at 32 px"),
+    ({"model": "not weights"}, "its 'model' is not a state dict of tensors"),
+])
+def test_a_checkpoint_of_the_wrong_structure_is_one_clear_error(tiny_run, tmp_path, content, words):
+    # A dict without the expected keys, a list, tensors of the wrong shape gave KeyError/TypeError/size-mismatch
+    # tracebacks in predict, --resume and eval.
+    import shutil
+
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    _unchecked(run, "best", content)
+    with pytest.raises(CheckpointError, match=words):
+        load_model_from_run(run)
+
+
+def test_a_checkpoint_that_changed_after_it_was_written_is_found_not_loaded(tiny_run, tmp_path):
+    import shutil
+
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    best = RunPaths(run).best_checkpoint
+    assert load_model_from_run(run)  # the recorded checksum matches what was written
+    data = bytearray(best.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle: bit rot
+    best.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="is not the file its run wrote"):
+        load_model_from_run(run)
+
+
+def test_resume_from_a_last_checkpoint_of_another_shape_is_one_clear_error(tiny_run, tmp_path):
+    import shutil
+
+    from training.engine.trainer import resume_run
+
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    events = RunPaths(run).events
+    lines = [line for line in events.read_text().splitlines(keepends=True) if '"run_finished"' not in line]
+    events.write_text("".join(lines))  # as if it had been stopped
+    _unchecked(run, "last", {"model": {}, "epoch": 1})
+    with pytest.raises(CheckpointError, match="is not a checkpoint pneumo train wrote: it lacks optimizer"):
+        resume_run(run, data=square_data())

@@ -41,7 +41,7 @@ from training.core.errors import PneumoError, one_line
 from training.data.arrays import BatchLoader, DataSpec, PreparedData, SplitData, prepare_data
 from training.engine import distributed
 from training.engine.augment import BatchAugment
-from training.engine.checkpoint import encode_checkpoint, load_checkpoint
+from training.engine.checkpoint import CheckpointError, encode_checkpoint, load_checkpoint, load_run_checkpoint
 from training.engine.device import DeviceSetup, device_setup, restore_rng_state, rng_state, seed_everything
 from training.engine.inference import predict_split
 from training.engine.memory import check_fits
@@ -51,6 +51,7 @@ from training.engine.tta import predict_views
 from training.metrics.binary import binary_metrics
 from training.metrics.thresholds import DEFAULT_THRESHOLD, choose_threshold
 from training.models import build_model, count_parameters
+from training.run.checkpoints import RESUME_KEYS
 from training.run.events import EventLogError
 from training.run.lock import RunLocked, holder_alive, read_holder
 from training.run.operating_point import load_threshold, save_threshold
@@ -143,7 +144,7 @@ def resume_run(
             raise TrainingFailed(f"{run_dir.name} stopped before its first checkpoint; "
                                  f"nothing to resume, train it again")
         state = new_state(recipe, data, setup, ctx)
-        state.restore(load_checkpoint(last))
+        restore(state, load_run_checkpoint(run_dir, "last", needs=RESUME_KEYS), last)
         return _run(run_dir, state, data, setup, ctx, on_event, config=None)
     finally:
         distributed.shutdown(ctx)
@@ -230,6 +231,15 @@ class TrainState:
         self.aug_generator.set_state(ckpt["aug_rng"])
         self.epoch, self.next_step, self.global_step = ckpt["epoch"], ckpt["next_step"], ckpt["global_step"]
         self.partial, self.best = dict(ckpt["partial"]), dict(ckpt["best"])
+
+
+def restore(state: TrainState, checkpoint: dict, path: Path) -> None:
+    """``state`` as ``checkpoint`` left it, or ``CheckpointError`` saying why the file cannot continue this run."""
+    try:
+        state.restore(checkpoint)
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:  # a state of another model or recipe
+        raise CheckpointError(f"{path}: cannot resume from it, its training state does not fit this run's model "
+                              f"and recipe ({one_line(exc, kind=True)[:200]})") from None
 
 
 def _empty_sums() -> dict:

@@ -155,7 +155,8 @@ EVENTS: dict[str, EventKind] = {
     ),
     "checkpoint": EventKind(
         required={"kind": one_of("last", "best")},
-        optional={"epoch": optional(_int), "path": _text, "metric": optional(_text), "value": _METRIC},
+        optional={"epoch": optional(_int), "path": _text, "metric": optional(_text), "value": _METRIC,
+                  "sha256": _text},
     ),
     "eval": EventKind(
         required={"split": one_of("train", "val", "test")},

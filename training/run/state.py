@@ -95,6 +95,7 @@ class RunState:
     step_loss: list[float] = field(default_factory=list)
     epochs: dict[int, dict] = field(default_factory=dict)  # epoch -> its latest epoch event
     bests: list[dict] = field(default_factory=list)  # the best-checkpoint events still standing, in order
+    checkpoints: dict[str, dict] = field(default_factory=dict)  # kind -> its latest checkpoint event
     evals: dict[str, dict] = field(default_factory=dict)  # split -> its latest eval event
     started: dict = field(default_factory=dict)  # the run_started event
     lifecycle: dict | None = None  # the last run_started/resumed/finished/failed
@@ -124,8 +125,10 @@ class RunState:
             self._step(event)
         elif kind == "epoch":
             self.epochs[event["epoch"]] = event
-        elif kind == "checkpoint" and event["kind"] == "best":
-            self.bests.append(event)
+        elif kind == "checkpoint":
+            self.checkpoints[event["kind"]] = event
+            if event["kind"] == "best":
+                self.bests.append(event)
         elif kind == "eval":
             self.evals[event["split"]] = event
         elif kind == "run_finished":

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from training.core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, temporaries_of
+from training.run.checkpoints import digest
 from training.run.events import EventWriter
 from training.run.lock import RunLock
 from training.run.paths import RunPaths
@@ -69,8 +70,10 @@ class RunLog:
         if self.encode is None:
             raise TypeError("this RunLog was made without an encode function for checkpoints")
         path = self.paths.checkpoint(kind)
-        atomic_write_bytes(path, self.encode(state))
-        self.event("checkpoint", kind=kind, epoch=epoch, path=self.paths.relative(path), metric=metric, value=value)
+        data = self.encode(state)
+        atomic_write_bytes(path, data)
+        self.event("checkpoint", kind=kind, epoch=epoch, path=self.paths.relative(path), metric=metric, value=value,
+                   sha256=digest(data))
 
     def write_predictions(self, rows: list[dict]) -> None:
         atomic_write_text(self.paths.predictions, predictions_csv(rows))
