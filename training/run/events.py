@@ -99,6 +99,7 @@ class EventFollower:
         self.offset = 0
         self.invalid = 0
         self.last_invalid: str | None = None
+        self.problem: str | None = None  # why the log cannot be read at all
         self._pending = b""
 
     def poll(self) -> list[dict]:
@@ -108,6 +109,10 @@ class EventFollower:
                 chunk = f.read()
         except (FileNotFoundError, NotADirectoryError):
             return []
+        except OSError as exc:  # a folder in its place, no permission, a failing disk
+            self.problem = f"{self.path.name} cannot be read ({type(exc).__name__})"
+            return []
+        self.problem = None
         self.offset += len(chunk)
         data = self._pending + chunk
         lines = data.split(b"\n")

@@ -188,8 +188,37 @@ def check_event(obj) -> str | None:
     if _depth(obj) > MAX_DEPTH:
         return f"{kind}: nested too deep"
     for name in ("confusion", "at_0_5", "single_view"):
-        if name in obj and not all(_number(v) or v is None for v in obj[name].values()):
+        if name in spec.optional and name in obj and not all(_number(v) or v is None for v in obj[name].values()):
             return f"{kind}: field {name!r} holds something other than numbers"
+    return None
+
+
+# config.json: what readers use of it, and the types they need (other keys are free).
+CONFIG_FIELDS: dict[str, Check] = {
+    "run_id": _text, "model": _text, "recipe": _object, "data": _object, "command": optional(_text),
+    "device": optional(_text), "world_size": _int, "versions": _object, "git_commit": optional(_text),
+}
+CONFIG_RECIPE_FIELDS: dict[str, Check] = {"epochs": _int, "image_size": _int, "name": _text, "fit": _text,
+                                          "threshold": _text, "tta": _int}
+CONFIG_DATA_FIELDS: dict[str, Check] = {
+    "path": optional(_text), "test_path": optional(_text), "source": optional(_text), "synthetic": _bool,
+    "n_train": _int, "n_val": _int, "n_test": _int, "use_test": _bool,
+}
+
+
+def check_config(obj) -> str | None:
+    """Why ``obj`` is not a run's config (one line), or None when it is."""
+    if not isinstance(obj, dict):
+        return f"not a JSON object (a {type(obj).__name__})"
+    if _depth(obj) > 2 * MAX_DEPTH:
+        return "nested too deep"
+    for fields, where in ((CONFIG_FIELDS, obj), (CONFIG_RECIPE_FIELDS, obj.get("recipe")),
+                          (CONFIG_DATA_FIELDS, obj.get("data"))):
+        if not isinstance(where, dict):
+            continue
+        for name, check in fields.items():
+            if name in where and not check(where[name]):
+                return f"field {name!r} is of the wrong type ({_show(where[name])})"
     return None
 
 

@@ -25,7 +25,7 @@ from training.run.operating_point import OperatingPointError, load_operating_poi
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
 from training.run.predictions import read_predictions
 from training.run.schema import BEST_VAL_SCORE, HEADLINE, LIFECYCLE
-from training.run.store import load_config, run_dirs
+from training.run.store import read_config, run_dirs
 
 
 @dataclass
@@ -76,6 +76,8 @@ class RunSummary:
     started: float | None = None
     synthetic: bool = False
     reason: str | None = None  # how it ended: completed, early_stopping, interrupted, or the error of a failed run
+    problem: str | None = None  # why it is unreadable
+    invalid_events: int = 0  # lines of its log skipped as not valid events
     recipe: str | None = None  # the recipe it was trained with ("best"), when known
     dataset: str | None = None  # the training data's name ("chest_xray_224/train")
     n_images: int | None = None  # its train + val images
@@ -215,6 +217,7 @@ STATUSES = {
     "stopped": "stopped on request (Ctrl-C, SIGTERM, the app's x) after saving a checkpoint: resumable",
     "failed": "training stopped on an error (run_failed says which)",
     "stale": "the trainer died without a word (killed, or its machine went down): resumable from last.pt",
+    "unreadable": "its config.json or event log cannot be read (problem says why); every other run is listed as usual",
 }
 
 
@@ -245,6 +248,7 @@ class RunReader:
         self.status = "stale"
         self.version = 0
         self.config: dict = {}
+        self.config_problem: str | None = None
         self._events = EventFollower(self.paths.events)
         self._op_key: tuple | None = None
         self._op: tuple[dict, dict] = ({}, {})
@@ -253,6 +257,17 @@ class RunReader:
     def series(self) -> RunState:
         """The state, under the name the charts read it by."""
         return self.state
+
+    @property
+    def problem(self) -> str | None:
+        """Why the run cannot be read (its status is then ``unreadable``), or None."""
+        if self.config_problem:
+            return self.config_problem
+        if self._events.problem:
+            return self._events.problem
+        if self._events.invalid and not self.state.lifecycle and not self.state.epochs:
+            return f"{self.paths.events.name} holds no valid event ({self._events.last_invalid})"
+        return None
 
     @property
     def invalid_events(self) -> int:
@@ -309,11 +324,11 @@ class RunReader:
 
     def poll(self) -> bool:
         if not self.config:
-            self.config = load_config(self.run_dir)
+            self.config, self.config_problem = read_config(self.run_dir)
         events = self._events.poll()
         for event in events:
             self.state.apply(event)
-        status = status_of(self.state.lifecycle, self.paths.lock)
+        status = "unreadable" if self.problem else status_of(self.state.lifecycle, self.paths.lock)
         changed = bool(events) or status != self.status
         self.status = status
         if changed:
@@ -340,6 +355,8 @@ class RunReader:
             started=s.started.get("time"),
             synthetic=self.synthetic,
             reason=s.end_reason,
+            problem=self.problem,
+            invalid_events=self.invalid_events,
             recipe=self.recipe_name,
             **self.dataset(),
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from training.core.errors import RunNotFound
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
+from training.run.schema import check_config
 
 
 def new_run_dir(runs_dir: Path, name: str) -> Path:
@@ -66,8 +67,26 @@ _MARKS = f"{RunPaths(Path()).config.name} or {RunPaths(Path()).events.name}"
 
 def load_config(run_dir: Path) -> dict:
     """The run's config.json, or {} when it is missing, unreadable or not a JSON object."""
+    return read_config(run_dir)[0]
+
+
+def read_config(run_dir: Path) -> tuple[dict, str | None]:
+    """``(config, problem)``: the run's config.json checked against the run contract, and why it cannot be
+    used (None when it can, or when there is none yet: a run's config is written first, but may be missing)."""
+    path = RunPaths(Path(run_dir)).config
     try:
-        config = json.loads(RunPaths(Path(run_dir)).config.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return config if isinstance(config, dict) else {}
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, None
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, f"{path.name} cannot be read ({type(exc).__name__})"
+    try:
+        config = json.loads(text, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        return {}, f"{path.name} is not valid JSON"
+    why = check_config(config)
+    return (config, None) if why is None else ({}, f"{path.name}: {why}")
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
