@@ -89,7 +89,7 @@ def test_text_from_disk_is_never_mathtext(tmp_path, monkeypatch):
     monkeypatch.setattr(report_module, "_save_png", lambda figure, path: (drawn.setdefault(path.name, figure),
                                                                           save(figure, path)))
     text = write_report(run, tmp_path / "report", n_boot=50).read_text()
-    assert odd_id in text
+    assert report_module.md_text(odd_id) in text and "$x^2$" not in text  # no math in a viewer either
     captions = [t for t in _texts(drawn["misclassified.png"]) if "$" in t.get_text()]
     shorten = report_module._shorten  # captions keep the last 25 characters of a long id or note
     assert sorted(t.get_text() for t in captions) == sorted(
@@ -118,3 +118,43 @@ def test_matplotlib_is_imported_lazily_and_never_pyplot(tmp_path):
             "print('matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+HOSTILE_NOTES = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[open](javascript:alert(1))",
+                 "<javascript:alert(1)>", "**bold** `code` $x^2$", "=HYPERLINK(\"http://x\",\"y\")", "+1+2", "-3",
+                 "@SUM(A1)"]
+
+
+def test_the_report_escapes_html_and_links_in_everything_taken_from_disk(tmp_path):
+    # Notes were copied into report.md with only | escaped, so <script>, <img onerror=...> and javascript: links
+    # landed in a file that clinicians open in a viewer.
+    run = write_run(tmp_path / "run-<b>x</b>")
+    for case, note in zip(review_cases(run), HOSTILE_NOTES, strict=False):
+        ReviewNotes(run).set(case["id"], "unsure", note)
+    text = write_report(run, tmp_path / "report", n_boot=100).read_text()
+    for raw in ("<script", "<img", "](javascript", "<javascript", "javascript:", "<b>", "**bold**", "`code`"):
+        assert raw not in text, raw
+    assert "&lt;script&gt;alert\\(1\\)&lt;/script&gt;" in text  # shown as the characters they are
+
+
+def test_the_csv_export_neutralises_formulas(tmp_path):
+    # Notes beginning with = + - @ were written as they are: =HYPERLINK(...) opens as a formula in a spreadsheet.
+    run = write_run(tmp_path / "run")
+    cases = review_cases(run)
+    notes = ReviewNotes(run)
+    for case, note in zip(cases, HOSTILE_NOTES, strict=False):
+        notes.set(case["id"], "unsure", note)
+    out = tmp_path / "notes.csv"
+    notes.export_csv(out, cases)
+    exported = {r["id"]: r for r in csv.DictReader(out.open())}
+    for case, note in zip(cases, HOSTILE_NOTES, strict=False):
+        cell = exported[case["id"]]["note"]
+        assert cell == ("'" + note if note[0] in "=+-@" else note)
+        assert float(exported[case["id"]]["probability"]) == case["probability"]  # numbers stay numbers
+
+
+def test_the_report_says_what_the_operating_point_stands_on(tmp_path):
+    small = write_report(write_run(tmp_path / "small", n_val=10), tmp_path / "r1", n_boot=50).read_text()
+    assert "stands on 10 validation images" in small and "(Wilson)" in small and "**Warning:**" in small
+    big = write_report(write_run(tmp_path / "big", n_val=400), tmp_path / "r2", n_boot=50).read_text()
+    assert "stands on 400 validation images" in big and "Warning" not in big

@@ -12,6 +12,7 @@ nothing until a figure is drawn.
 from __future__ import annotations
 
 import io
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from training.core.fileio import atomic_write_bytes, atomic_write_text
 from training.evaluation.review_cases import CaseImages, labels_and_probabilities, load_rows, review_cases, split_rows
 from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
-from training.metrics.thresholds import pr_curve, roc_curve
+from training.metrics.thresholds import operating_point_support, pr_curve, roc_curve
 from training.run.operating_point import load_operating_point
 from training.run.state import read_run
 from training.run.store import load_config
@@ -178,8 +179,19 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def md_text(text) -> str:
+    """``text`` from disk (notes, file names, config values) as inert Markdown: HTML tags, links, images, code,
+    emphasis, math and table pipes all shown as the characters they are, on one line."""
+    text = " ".join(str(text if text is not None else "").split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+
+
+_MD_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|$~:]")  # ':' too: no "javascript:" survives as a scheme
+
+
 def _md_cell(text) -> str:
-    return str(text or "").replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int = 2000) -> Path:
@@ -221,7 +233,9 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
         _save_png(draw_thumbnails(shown, images), out_dir / "misclassified.png")
 
     cis = bootstrap_cis(labels, probs, threshold, n_boot=n_boot) if both_classes else None
-    text = _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, len(shown))
+    val = [r for r in load_rows(run_dir) if r.get("split") == "val"]  # where the operating point was chosen
+    support = operating_point_support(*labels_and_probabilities(val), threshold) if val else None
+    text = _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, len(shown), support)
     report = out_dir / "report.md"
     atomic_write_text(report, text)
     return report
@@ -235,21 +249,39 @@ def _best_epoch_text(run_dir: Path) -> str:
     return f"; checkpoint of epoch {summary.best_epoch} (best on validation{value})"
 
 
-def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, n_shown) -> str:
+def _support_lines(support: dict | None) -> list[str]:
+    """How many validation images the operating point stands on, its figures there, and the warning if few."""
+    if not support:
+        return []
+
+    def interval(name: str) -> str:
+        f = support[name]
+        return "-" if f["value"] is None else f"{f['value']:.3f} (95% CI {f['low']:.3f} - {f['high']:.3f})"
+
+    lines = [f"- The operating point stands on {support['n']} validation images ({support['n_negative']} NORMAL, "
+             f"{support['n_positive']} PNEUMONIA): sensitivity {interval('sensitivity')}, specificity "
+             f"{interval('specificity')} there (Wilson)."]
+    if support["warning"]:
+        lines.append(f"- **Warning:** {support['warning']}.")
+    return lines
+
+
+def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, n_shown, support=None) -> str:
     data = config.get("data") or {}
     synthetic = bool(data.get("synthetic"))
     c = metrics["confusion"]
-    out = [f"# Pneumonia classifier report: {run_dir.name}", ""]
+    out = [f"# Pneumonia classifier report: {md_text(run_dir.name)}", ""]
     if synthetic:
         out += ["> **SYNTHETIC DATA.** This run used generated demo images, not radiographs. "
                 "Nothing here says anything about real chest X-rays.", ""]
     out += [
-        f"- Model: `{config.get('model', '?')}`; data: `{data.get('source') or data.get('path') or '?'}`"
+        f"- Model: {md_text(config.get('model', '?'))}; data: {md_text(data.get('source') or data.get('path') or '?')}"
         + _best_epoch_text(run_dir),
         f"- Evaluated on the **{split}** split: {metrics['n']} images "
         f"({c['tp'] + c['fn']} PNEUMONIA, {c['tn'] + c['fp']} NORMAL)",
         f"- Operating point: probability >= **{threshold_info['threshold']:.3f}** is called PNEUMONIA "
-        f"({threshold_info['how']}). Thresholds are chosen on validation images only.",
+        f"({md_text(threshold_info['how'])}). Thresholds are chosen on validation images only.",
+        *_support_lines(support),
         f"- Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         "## Performance",

@@ -132,8 +132,20 @@ class ReviewNotes:
             writer.writeheader()
             for row in rows:
                 note = self.get(row["id"])
-                writer.writerow({**row, "verdict": note.verdict or "", "note": note.text})
+                cells = {**{k: row.get(k) for k in fields}, "verdict": note.verdict or "", "note": note.text}
+                writer.writerow({k: spreadsheet_safe(v) for k, v in cells.items()})
         return len(rows)
+
+
+def spreadsheet_safe(value):
+    """A cell a spreadsheet shows as text, never runs: text starting with = + - @ (or a tab or carriage return,
+    which some spreadsheets skip first) gets a leading ' (OWASP's advice against CSV injection); numbers pass."""
+    if isinstance(value, str) and value[:1] in _FORMULA_START:
+        return "'" + value
+    return value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _parse_note(entry) -> Note | None:
