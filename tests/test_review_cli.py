@@ -238,9 +238,19 @@ def test_a_site_sample_sets_the_threshold_and_the_runs_own_data_is_refused(tmp_p
     assert "warning: this operating point" in result.stdout
 
     copy_of_test = shutil.copytree(tmp_path / "demo" / "test", tmp_path / "elsewhere")
+    # A renamed copy, or links to the test images, used to pass: the threshold was then chosen on test data.
+    renamed = shutil.copytree(tmp_path / "demo" / "test", tmp_path / "renamed")
+    for i, image in enumerate(sorted(renamed.glob("*/*.jpeg"))):
+        image.rename(image.with_name(f"site-{i:03d}.jpeg"))
+    linked = tmp_path / "linked"
+    for i, image in enumerate(sorted((tmp_path / "demo" / "test").glob("*/*.jpeg"))):
+        (linked / image.parent.name).mkdir(parents=True, exist_ok=True)
+        (linked / image.parent.name / f"film-{i:03d}.jpeg").symlink_to(image)
     refused = {
         tmp_path / "demo" / "test": "overlaps the run's training data",
         copy_of_test: "file names of this run's test images",
+        renamed: "byte for byte images of this run's test split",
+        linked: "is a link into the run's training data",
     }
     for folder, why in refused.items():
         result = invoke("threshold", run, "--sensitivity", "0.9", "--on", folder)

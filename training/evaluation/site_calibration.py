@@ -14,6 +14,7 @@ no longer be an honest estimate), which is checked by folder and by file name.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,20 +60,41 @@ def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThresho
 
 
 def refuse_overlap(folder: Path, images: list[Path], data: dict, test_paths: list[str]) -> None:
-    """``DataError`` if the sample holds, or sits inside, the run's training or test data,
-    or has its test images' names."""
+    """``DataError`` if the sample holds, or sits inside, the run's training or test data (symlinks followed),
+    or holds any of its test images: by file name, and by content (a renamed copy)."""
     sample = Path(os.path.realpath(folder))
+    used_folders = []
     for key, what in (("path", "training data"), ("test_path", "test data")):
-        if not data.get(key):
+        if not isinstance(data.get(key), str) or not data[key]:
             continue
         used = Path(os.path.realpath(data[key]))
+        used_folders.append((used, what))
         if sample == used or used in sample.parents or sample in used.parents:
             raise DataError(f"{folder} overlaps the run's {what} ({used}): choose on images the run has not seen")
+    for image in images:  # a symlink, or a folder of them, into the run's own data
+        real = Path(os.path.realpath(image))
+        for used, what in used_folders:
+            if used in real.parents:
+                raise DataError(f"{image} is a link into the run's {what} ({used}): choose on images the run has "
+                                "not seen")
     test_names = {Path(p).name.lower() for p in test_paths}
     shared = sum(Path(p).name.lower() in test_names for p in images)
     if shared:
         raise DataError(f"{shared} of the sample's images have the file names of this run's test images (a copy of "
                         "its test split?): choosing there would be choosing on test")
+    test_digests = {d for d in map(_digest, test_paths) if d is not None}
+    copies = sum(_digest(p) in test_digests for p in images)
+    if copies:
+        raise DataError(f"{copies} of the sample's images are byte for byte images of this run's test split (renamed "
+                        "copies): choosing there would be choosing on test")
+
+
+def _digest(path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "md5").hexdigest()
+    except OSError:
+        return None
 
 
 def _test_paths(run_dir: Path) -> list[str]:
