@@ -168,3 +168,17 @@ def test_eval_and_review_mark_a_synthetic_run(trained_run):
     assert runner.invoke(app, ["review", str(run)]).stdout.startswith("SYNTHETIC data")
     reviewed = runner.invoke(app, ["review", str(run), "--json"])
     assert isinstance(json.loads(reviewed.stdout), list) and "SYNTHETIC data" in reviewed.stderr
+
+
+@pytest.mark.parametrize("env, words", [({"WORLD_SIZE": "abc"}, "WORLD_SIZE='abc' is not a whole number"),
+                                        ({"WORLD_SIZE": "2", "RANK": "abc"}, "RANK='abc' is not a whole number"),
+                                        ({"WORLD_SIZE": "2"}, "no RANK"),
+                                        ({"WORLD_SIZE": "2", "RANK": "5"}, "RANK=5 is not below WORLD_SIZE=2"),
+                                        ({"PNEUMO_CACHE": "/dev/null"}, "PNEUMO_CACHE=/dev/null")])
+def test_a_bad_environment_is_one_line(demo_root, tmp_path, monkeypatch, env, words):
+    # WORLD_SIZE=abc, RANK=abc and PNEUMO_CACHE=/dev/null gave tracebacks.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = runner.invoke(app, ["train", "cnn3", "--data", str(demo_root), "--runs", str(tmp_path / "runs")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert any(line.startswith("error:") and words in line for line in result.output.splitlines()), result.output

@@ -82,7 +82,8 @@ def progress_reporter():
     """Rich progress bars on a terminal; one plain line per epoch otherwise (nohup, SLURM, CI)."""
     import os
 
-    is_main = int(os.environ.get("RANK", "0")) == 0
+    rank = os.environ.get("RANK", "0").strip()
+    is_main = not rank.isdigit() or int(rank) == 0  # a bad RANK is the engine's one-line error, shown by rank "0"
     if is_main and sys.stderr.isatty():
         return RichProgress()
     return PlainProgress(quiet=not is_main)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from training.core.errors import PneumoError
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -41,12 +43,35 @@ class DistContext:
         return "cpu" if self.enabled else None
 
 
+class DistributedSetupError(PneumoError):
+    """torchrun's environment variables do not make sense (WORLD_SIZE=abc, RANK past the world)."""
+
+
+def env_int(name: str, default: int, lowest: int = 0) -> int:
+    """An integer environment variable that torchrun sets, or a one-line error naming it."""
+    text = os.environ.get(name)
+    if text is None or text.strip() == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise DistributedSetupError(f"{name}={text!r} is not a whole number (torchrun sets it)") from None
+    if value < lowest:
+        raise DistributedSetupError(f"{name}={value} must be at least {lowest}")
+    return value
+
+
 def init_distributed() -> DistContext:
     """Join the process group torchrun set up; a single process when it did not."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = env_int("WORLD_SIZE", 1, lowest=1)
     if world_size <= 1:
         return DistContext()
-    ctx = DistContext(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    if "RANK" not in os.environ:
+        raise DistributedSetupError(f"WORLD_SIZE={world_size} but no RANK: start the processes with torchrun")
+    rank, local_rank = env_int("RANK", 0, lowest=0), env_int("LOCAL_RANK", 0, lowest=0)
+    if rank >= world_size:
+        raise DistributedSetupError(f"RANK={rank} is not below WORLD_SIZE={world_size}")
+    ctx = DistContext(rank, world_size, local_rank)
     if not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         if backend == "nccl":
