@@ -182,3 +182,16 @@ def test_a_bad_environment_is_one_line(demo_root, tmp_path, monkeypatch, env, wo
     result = runner.invoke(app, ["train", "cnn3", "--data", str(demo_root), "--runs", str(tmp_path / "runs")])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert any(line.startswith("error:") and words in line for line in result.output.splitlines()), result.output
+
+
+def test_help_shows_value_names_not_type_placeholders():
+    # --help showed <bool>, <str> and <list[str]> placeholders.
+    commands = [["--help"], *([c, "--help"] for c in ("train", "runs", "eval", "predict", "models", "study", "bench",
+                                                        "repeat", "review", "compare", "report", "threshold", "tui",
+                                                        "stats", "unlock")), ["data", "demo", "--help"]]
+    for command in commands:
+        text = runner.invoke(app, command, env={"COLUMNS": "200"}).output
+        assert "Usage:" in text
+        for placeholder in ("<bool>", "<str>", "<list[", "<int>", "<float>", "<path>"):
+            assert placeholder not in text, (command, placeholder)
+    assert "--data" in runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output

@@ -8,6 +8,33 @@ Heavy imports (torch, textual) happen inside the commands so that
 from __future__ import annotations
 
 import typer
+import typer.core
+
+_NAMES = {"str": "TEXT", "path": "PATH", "int": "INTEGER", "float": "NUMBER", "bool": "BOOLEAN"}
+
+
+def _value_names(typers_own):
+    """What ``--help`` shows after an option: nothing for a flag, a name for a value (``PATH``, ``INTEGER``,
+    ``auto|sixel``), never typer's ``<bool>`` / ``<str>`` / ``<list[str]>`` placeholders."""
+
+    def value_name(param, ctx) -> str | None:
+        if getattr(param, "metavar", None) is not None:
+            return param.metavar
+        if getattr(param, "is_flag", False):
+            return None
+        label = str(typers_own(param, ctx) or "").strip("<>")
+        many = label.startswith("list[")
+        label = label.removeprefix("list[").removesuffix("]")
+        label = "|".join(_NAMES.get(part, part) for part in label.split("|")) or "VALUE"
+        return f"{label}..." if many else label
+
+    return value_name
+
+
+# typer 0.29 shows its type placeholders in every command's help; ours say what to give, as click does.
+for _param_class in (typer.core.TyperOption, typer.core.TyperArgument):
+    if hasattr(_param_class, "display_type") and hasattr(_param_class, "display_type_rich"):
+        _param_class.display_type_rich = _value_names(_param_class.display_type)
 
 app = typer.Typer(
     name="pneumo",
