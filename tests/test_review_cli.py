@@ -284,3 +284,18 @@ def test_a_threshold_given_on_the_command_line_must_be_a_probability(tmp_path, v
                     ["eval", str(run), "--threshold", value]):
         result = invoke(*command)
         assert result.exit_code == 1 and "--threshold: the threshold must be a number in [0, 1]" in result.output
+
+
+def test_threshold_shows_the_flat_optimum_and_the_spread_and_chooses_its_centre(tmp_path):
+    run = write_run(tmp_path / "run", n_val=300, separation=4.0, images=False)
+    plain = invoke("threshold", run, "--youden").stdout
+    assert "flat optimum of youden: within 0.01 of its best from" in plain and "logits wide" in plain
+    assert "the threshold youden chooses moves by" in plain
+    centred = invoke("threshold", run, "--youden", "--centre")
+    assert centred.exit_code == 0 and "(youden-centre on val)" in centred.stdout
+    saved = json.loads((run / "threshold.json").read_text())
+    assert saved["rule"] == "youden-centre" and saved["flat_low"] <= saved["threshold"] <= saved["flat_high"]
+    assert saved["threshold"] == pytest.approx(saved["flat_centre"]) and saved["spread_logits"] > 0
+    shown = invoke("threshold", run).stdout  # showing the saved point says the same of it
+    assert "(youden-centre on val)" in shown and "the threshold youden-centre chooses moves by" in shown
+    assert invoke("threshold", run, "--centre").exit_code == 1  # a centre of what?

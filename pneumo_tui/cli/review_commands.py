@@ -108,6 +108,8 @@ def threshold(
     youden: bool = typer.Option(False, "--youden", help="Maximise sensitivity + specificity on validation."),
     sensitivity: float | None = typer.Option(None, "--sensitivity", min=0.0, max=1.0,
                                                 help="Highest threshold reaching this sensitivity on validation."),
+    centre: bool = typer.Option(False, "--centre", help="With --youden or --sensitivity: the centre (in logits) of "
+                                "the thresholds within 0.01 of the rule's best, not the edge the plain rule takes."),
     value: float | None = typer.Option(None, "--value", min=0.0, max=1.0, help="Set this threshold directly."),
     site: Path | None = typer.Option(
         None, "--on", help="Choose on this labelled folder (NORMAL/, PNEUMONIA/) of films from the site where the "
@@ -117,43 +119,71 @@ def threshold(
 ) -> None:
     """Show, or choose and save, the run's operating point.
 
-    Chosen on the validation rows, or on a labelled sample of a site's films with --on.
+    Chosen on the validation rows, or on a labelled sample of a site's films with --on. Shows where the rule's
+    optimum is flat (the thresholds within 0.01 of its best, and how wide that is in logits), and how far the
+    choice moves over bootstrap resamples of the images it was chosen on.
     """
     from training.evaluation.review_cases import labels_and_probabilities, load_rows, split_rows
     from training.metrics.binary import binary_metrics
-    from training.metrics.thresholds import operating_point_support, threshold_for_sensitivity
-    from training.metrics.thresholds import youden as youden_threshold
+    from training.metrics.thresholds import choose_threshold, operating_point_support, rule_stability
     from training.run.operating_point import load_operating_point, save_threshold
 
     if sum((youden, sensitivity is not None, value is not None)) > 1:
         fail("choose one of --youden, --sensitivity X, --value T")
+    if centre and not (youden or sensitivity is not None):
+        fail("--centre goes with a rule: --youden or --sensitivity X")
+    rule = ("youden" if youden else f"sensitivity>={sensitivity:g}" if sensitivity is not None else None)
+    rule = f"{rule}-centre" if rule and centre else rule
     run_dir = _run(run, runs_dir, runs_alias)
     if site is not None:
-        if not youden and sensitivity is None:
+        if rule is None:
             fail("--on needs a rule to apply there: --youden or --sensitivity X")
-        _threshold_on_site(run_dir, site, "youden" if youden else f"sensitivity>={sensitivity}")
+        _threshold_on_site(run_dir, site, rule)
         return
     with user_errors(*_ERRORS):
         labels, probs = labels_and_probabilities(split_rows(load_rows(run_dir), "val"))
-        if youden:
-            chosen, how = youden_threshold(labels, probs), "youden on val"
-        elif sensitivity is not None:
-            chosen = threshold_for_sensitivity(labels, probs, sensitivity)
-            how = f"sensitivity>={sensitivity:g} on val"
+        if rule is not None:
+            chosen, how = choose_threshold(rule, labels, probs)
         elif value is not None:
             chosen, how = value, "manual"
         else:
             saved = load_operating_point(run_dir)
-            chosen, how = saved["threshold"], None
+            chosen, how, rule = saved["threshold"], None, _rule_of(run_dir)
     metrics = binary_metrics(labels, probs, chosen)
     support = operating_point_support(labels, probs, chosen)
+    stability = rule_stability(rule or "youden", labels, probs)
     if how is not None:
         save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"],
-                       val_specificity=metrics["specificity"], n_val=support["n"])
+                       val_specificity=metrics["specificity"], n_val=support["n"], rule=rule or "manual",
+                       **stability)
         typer.echo(f"saved threshold {chosen:.4f} ({how}) to {RunPaths(run_dir).threshold}")
     else:
         typer.echo(f"threshold {chosen:.4f} ({saved['how']})")
     _print_support("validation", support, metrics)
+    _print_stability(stability, rule)
+
+
+def _rule_of(run_dir: Path) -> str | None:
+    """The rule the saved operating point was chosen by (threshold.json's "rule"), when it says one."""
+    from training.metrics.thresholds import parse_threshold_rule
+    from training.run.operating_point import load_operating_point_details
+
+    rule = load_operating_point_details(run_dir).get("rule")
+    try:
+        return rule if isinstance(rule, str) and parse_threshold_rule(rule)[0] != "fixed" else None
+    except ValueError:
+        return None
+
+
+def _print_stability(stability: dict, rule: str | None) -> None:
+    if not stability:
+        return
+    typer.echo(f"flat optimum of {stability['flat_rule']}: within {stability['flat_tolerance']:g} of its best from "
+               f"{stability['flat_low']:.4f} to {stability['flat_high']:.4f} ({stability['flat_width_logits']:.2f} "
+               f"logits wide); its centre in logits {stability['flat_centre']:.4f}")
+    what = rule or f"{stability['flat_rule']} (plain)"
+    typer.echo(f"the threshold {what} chooses moves by {stability['spread_logits']:.2f} logits (sd) over 1,000 "
+               "bootstrap resamples of these images")
 
 
 def _print_support(where: str, support: dict, metrics: dict) -> None:

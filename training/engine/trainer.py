@@ -49,7 +49,7 @@ from training.engine.optim import EarlyStopping, LRSchedule, build_optimizer
 from training.engine.recipes import Recipe, recipe_from_dict
 from training.engine.tta import predict_views
 from training.metrics.binary import binary_metrics
-from training.metrics.thresholds import DEFAULT_THRESHOLD, choose_threshold
+from training.metrics.thresholds import DEFAULT_THRESHOLD, choose_threshold, rule_stability
 from training.models import build_model, count_parameters
 from training.run.checkpoints import RESUME_KEYS
 from training.run.events import EventLogError
@@ -455,7 +455,8 @@ def operating_point(recipe: Recipe, val_labels, val_probabilities, run_dir: Path
     if how == "fixed by the recipe" and threshold == DEFAULT_THRESHOLD:
         saved = load_threshold(run_dir)
         return saved, how if saved == threshold else RunPaths(run_dir).threshold.name
-    save_threshold(run_dir, threshold, how, rule=recipe.threshold, n_val=len(val_labels), tta=recipe.tta)
+    save_threshold(run_dir, threshold, how, rule=recipe.threshold, n_val=len(val_labels), tta=recipe.tta,
+                   **rule_stability(recipe.threshold, val_labels, val_probabilities))
     return threshold, how
 
 

@@ -7,6 +7,8 @@ them on test would make the test figures optimistic.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 DEFAULT_THRESHOLD = 0.5  # the operating point of a run that chose none
@@ -95,21 +97,28 @@ def threshold_for_sensitivity(labels, probabilities, min_sensitivity: float) -> 
     return float(thr[reaching[0]])
 
 
+CENTRE = "-centre"  # a rule's stable form: the centre, in logits, of its flat optimum
+
+
 def parse_threshold_rule(rule: str) -> tuple[str, float | None]:
     """A recipe's ``threshold`` key: ("fixed", t) for a number in [0, 1], ("youden", None),
-    or ("sensitivity", s) for "sensitivity>=s". ValueError says what is accepted."""
+    ("sensitivity", s) for "sensitivity>=s", and ("youden-centre", None) / ("sensitivity-centre", s) for
+    their stable forms (``flat_optimum``). ValueError says what is accepted."""
     text = str(rule).strip().lower().replace(" ", "")
+    centre = text.endswith(CENTRE)
+    text = text.removesuffix(CENTRE)
     if text == "youden":
-        return "youden", None
+        return "youden" + (CENTRE if centre else ""), None
     if text.startswith("sensitivity>="):
         value = _fraction(text.removeprefix("sensitivity>="))
         if value is not None and value > 0:
-            return "sensitivity", value
-    else:
+            return "sensitivity" + (CENTRE if centre else ""), value
+    elif not centre:
         value = _fraction(text)
         if value is not None:
             return "fixed", value
-    raise ValueError(f'{rule!r} is not a threshold rule: give a number in [0, 1], "youden" or "sensitivity>=0.95"')
+    raise ValueError(f'{rule!r} is not a threshold rule: give a number in [0, 1], "youden", "sensitivity>=0.95", '
+                     'or "youden-centre" / "sensitivity>=0.95-centre" (the centre of the flat optimum)')
 
 
 def _fraction(text: str) -> float | None:
@@ -133,7 +142,113 @@ def choose_threshold(rule: str, labels, probabilities, where: str = "val") -> tu
         return DEFAULT_THRESHOLD, f"{rule} impossible ({where} has one class): 0.5"
     if kind == "youden":
         return youden(labels, probabilities), f"youden on {where}"
-    return threshold_for_sensitivity(labels, probabilities, value), f"sensitivity>={value:g} on {where}"
+    if kind == "sensitivity":
+        return threshold_for_sensitivity(labels, probabilities, value), f"sensitivity>={value:g} on {where}"
+    flat = flat_optimum(labels, probabilities, value)
+    name = "youden" if kind == "youden-centre" else f"sensitivity>={value:g}"
+    return flat.centre, f"{name}-centre on {where}"
+
+
+# ----------------------------------------------------------------------------- where the optimum is flat
+
+FLAT_TOLERANCE = 0.01  # a threshold is as good as the best when its score is within this (one point of sens + spec)
+_EDGE = 1e-6  # probabilities clipped this far from 0 and 1 before their logits are taken
+
+
+def logit(p):
+    p = np.clip(np.asarray(p, dtype=float), _EDGE, 1 - _EDGE)
+    return np.log(p / (1 - p))
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+@dataclass(frozen=True)
+class FlatOptimum:
+    """The thresholds whose score is within ``tolerance`` of a rule's best, and the point chosen among them."""
+
+    rule: str  # "youden" or "sensitivity>=S"
+    best: float  # the best score: Youden's J, or the specificity at the required sensitivity
+    tolerance: float
+    low: float  # lowest and highest threshold of the flat optimum (distinct scores of the sample)
+    high: float
+    edge: float  # what the plain rule chooses (an edge of the interval)
+    centre: float  # the interval's centre in logit space: the stable choice
+
+    @property
+    def width_logits(self) -> float:
+        return float(logit(self.high) - logit(self.low))
+
+
+def flat_optimum(labels, probabilities, min_sensitivity: float | None = None,
+                 tolerance: float = FLAT_TOLERANCE) -> FlatOptimum:
+    """Youden's flat optimum (or, with ``min_sensitivity``, the one of specificity among thresholds that keep it).
+
+    On a nearly separable validation split J is at its best over a wide interval of thresholds, and the plain rule
+    takes one edge of it; the centre of the interval in logits moves far less when the sample changes."""
+    fpr, tpr, thr = roc_curve(labels, probabilities)
+    fpr, tpr, thr = fpr[1:], tpr[1:], thr[1:]  # skip the +inf point: it calls nobody positive
+    if min_sensitivity is None:
+        score, allowed, rule = tpr - fpr, np.ones(len(thr), dtype=bool), "youden"
+        edge = youden(labels, probabilities)
+    else:
+        score, allowed = 1 - fpr, tpr >= min_sensitivity - 1e-12
+        rule = f"sensitivity>={min_sensitivity:g}"
+        edge = threshold_for_sensitivity(labels, probabilities, min_sensitivity)
+    best = float(score[allowed].max())
+    flat = thr[allowed & (score >= best - tolerance - 1e-12)]
+    low, high = float(flat.min()), float(min(flat.max(), 1.0))
+    centre = float(sigmoid((logit(low) + logit(high)) / 2))
+    return FlatOptimum(rule, best, tolerance, low, high, float(edge), centre)
+
+
+def threshold_spread(rule: str, labels, probabilities, n_boot: int = 1000, seed: int = 0) -> float:
+    """The standard deviation, in logits, of the threshold ``rule`` chooses over stratified bootstrap resamples
+    (how far it would move on another sample of the same kind). Vectorised: one pass over the sorted scores
+    per replicate, as ``choose_threshold`` would choose on the resample itself."""
+    kind, value = parse_threshold_rule(rule)
+    if kind == "fixed":
+        return 0.0
+    y, p = _as_arrays(labels, probabilities)
+    order = np.argsort(-p, kind="mergesort")
+    y_sorted, p_sorted = y[order], p[order]
+    last = np.r_[np.flatnonzero(np.diff(p_sorted)), len(p_sorted) - 1]  # last case of each run of equal scores
+    thresholds = p_sorted[last]
+    rng = np.random.default_rng(seed)
+    pos, neg = y_sorted == 1, y_sorted == 0
+    weights = np.zeros((n_boot, len(y_sorted)))
+    weights[:, pos] = rng.multinomial(int(pos.sum()), np.full(int(pos.sum()), 1 / pos.sum()), size=n_boot)
+    weights[:, neg] = rng.multinomial(int(neg.sum()), np.full(int(neg.sum()), 1 / neg.sum()), size=n_boot)
+    tpr = np.cumsum(weights * pos, axis=1)[:, last] / pos.sum()
+    fpr = np.cumsum(weights * neg, axis=1)[:, last] / neg.sum()
+    drawn = np.cumsum(weights, axis=1)[:, last]
+    present = np.diff(np.c_[np.zeros(n_boot), drawn], axis=1) > 0  # the replicate holds a case at this score
+    if kind.startswith("youden"):
+        score, allowed = tpr - fpr, present
+    else:
+        score, allowed = 1 - fpr, present & (tpr >= value - 1e-12)
+    score = np.where(allowed, score, -np.inf)
+    best = score.max(axis=1, keepdims=True)
+    if not kind.endswith(CENTRE):
+        chosen = thresholds[np.argmax(score, axis=1)]  # first best: the highest threshold, as the plain rules
+    else:
+        flat = score >= best - FLAT_TOLERANCE - 1e-12
+        high = thresholds[np.argmax(flat, axis=1)]
+        low = thresholds[len(thresholds) - 1 - np.argmax(flat[:, ::-1], axis=1)]
+        chosen = sigmoid((logit(low) + logit(np.minimum(high, 1.0))) / 2)
+    return float(np.std(logit(chosen), ddof=1))
+
+
+def rule_stability(rule: str, labels, probabilities) -> dict:
+    """The flat optimum of ``rule``'s family on these images, and the bootstrap spread of ``rule``'s choice."""
+    kind, value = parse_threshold_rule(rule)
+    if kind == "fixed" or len(set(map(int, labels))) < 2:
+        return {}
+    flat = flat_optimum(labels, probabilities, value)
+    return {"flat_rule": flat.rule, "flat_low": flat.low, "flat_high": flat.high, "flat_centre": flat.centre,
+            "flat_width_logits": flat.width_logits, "flat_tolerance": flat.tolerance,
+            "spread_logits": threshold_spread(rule, labels, probabilities)}
 
 
 # ----------------------------------------------------------------------------- how much an operating point stands on

@@ -60,6 +60,15 @@ def load_operating_point(run_dir: Path) -> dict:
             "how": how if isinstance(how, str) and how else "saved"}
 
 
+def load_operating_point_details(run_dir: Path) -> dict:
+    """Everything threshold.json records beside the threshold (rule, support, flat optimum...); {} when none."""
+    try:
+        info = json.loads(RunPaths(Path(run_dir)).threshold.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def save_threshold(run_dir: Path, threshold: float, how: str, **details) -> None:
     """``how`` says where it came from, e.g. "youden on val" or "sensitivity>=0.95 on val"."""
     value = check_threshold(threshold, "the threshold to save")
