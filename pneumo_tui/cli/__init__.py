@@ -51,9 +51,18 @@ def _root() -> None:
     """A terminal workbench for pediatric pneumonia chest X-ray classifiers."""
 
 
-from . import data_commands, repeat_commands, review_commands, study_commands, train_commands, tui_command  # noqa: E402
+from . import (  # noqa: E402
+    data_commands,
+    repeat_commands,
+    review_commands,
+    site_commands,
+    study_commands,
+    train_commands,
+    tui_command,
+)
 
-for module in (data_commands, train_commands, study_commands, repeat_commands, review_commands, tui_command):
+for module in (data_commands, train_commands, study_commands, repeat_commands, review_commands, site_commands,
+               tui_command):
     module.register(app)
 
 

@@ -234,7 +234,8 @@ def runs(
         best = f"{s.best_metric} {_fmt(s.best_value, 4)} @{s.best_epoch}" if s.best_metric else "-"
         planned = f"/{s.epochs_planned}" if s.epochs_planned else ""
         point = f"{s.threshold:.3f} ({s.threshold_how})" if s.threshold is not None else s.threshold_how or "-"
-        cells = [s.run_id, s.status, recipe_and_model(s), dataset_text(s), f"{s.epochs_done}{planned}", best,
+        run_id = s.run_id + (f" (adapted: {s.adapted})" if s.adapted else "")
+        cells = [run_id, s.status, recipe_and_model(s), dataset_text(s), f"{s.epochs_done}{planned}", best,
                  point, *(_fmt(s.test.get(k)) for k in HEADLINE)]
         table.add_row(*(Text(str(c)) for c in cells))  # never markup: every cell comes from a file on disk
     Console().print(table)
@@ -256,15 +257,16 @@ def dataset_text(s) -> str:
 
 def eval_run(
     run: str = typer.Argument(..., help="Run folder, or run id (prefix) in --runs."),
-    split: str = typer.Option("test", "--split", help="train, val or test."),
+    split: str = typer.Option("test", "--split", help="train, val, test, or site (the site images of a run made by "
+                              "pneumo adapt)."),
     threshold: float | None = typer.Option(None, "--threshold", help="Decision threshold (default: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     runs_dir: Path = RUNS,
     runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
     """Accuracy, sensitivity, specificity, precision, F1, AUC and the confusion matrix of a run."""
-    if split not in ("train", "val", "test"):
-        fail(f"--split must be train, val or test, not {split!r}")
+    if split not in ("train", "val", "test", "site"):
+        fail(f"--split must be train, val, test or site (a derived run's site images), not {split!r}")
     _check_threshold_option(threshold)
     from training.evaluation.evaluate import evaluate_run
     from training.run.state import read_run
@@ -278,11 +280,14 @@ def eval_run(
     if as_json:
         keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
                 "threshold", "n")
-        print(json_text({**{k: m[k] for k in keys}, "best": best, "synthetic": synthetic_run(run_dir)}))
+        print(json_text({**{k: m[k] for k in keys}, "best": best, "synthetic": synthetic_run(run_dir),
+                         "adapted": summary.adapted}))
         return
     c = m["confusion"]
     if synthetic_run(run_dir):
         print(SYNTHETIC_LINE)
+    if summary.adapted:
+        print(f"adapted: {summary.adapted}")
     print(f"{run_dir.name}  split {split}  n {m['n']}  threshold {m['threshold']:.3f}  ({m['source']})")
     if best["epoch"] is not None:
         print(f"  best epoch {best['epoch']}: {best['metric']} {_fmt(best['value'], 4)}"

@@ -109,6 +109,10 @@ def _bool(value) -> bool:
     return isinstance(value, bool)
 
 
+def _texts(value) -> bool:
+    return isinstance(value, list) and len(value) <= 100 and all(_text(v) for v in value)
+
+
 def _object(value) -> bool:
     return isinstance(value, dict)
 
@@ -165,6 +169,8 @@ EVENTS: dict[str, EventKind] = {
     ),
     "run_finished": EventKind(required={}, optional={"reason": _text, "best_epoch": optional(_int)}),
     "run_failed": EventKind(required={}, optional={"error": _text, "traceback": _text}),
+    # a derived run (training.evaluation.site_shift): which run it came from, the site, and how it was adapted
+    "adapted": EventKind(required={"from": _text}, optional={"on": _text, "methods": _texts, "transductive": _bool}),
 }
 LIFECYCLE = ("run_started", "run_resumed", "run_finished", "run_failed")
 

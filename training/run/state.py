@@ -82,6 +82,7 @@ class RunSummary:
     dataset: str | None = None  # the training data's name ("chest_xray_224/train")
     n_images: int | None = None  # its train + val images
     n_test: int | None = None
+    adapted: str | None = None  # "bn, prior from RUN" for a run derived for a site; TRANSDUCTIVE when on its test
 
     def to_json(self) -> dict:
         d = self.__dict__.copy()
@@ -106,6 +107,7 @@ class RunState:
     first_time: float | None = None
     last_time: float | None = None
     recent_steps: list[tuple[float, int]] = field(default_factory=list)  # (time, global step), for the rate
+    adapted: dict | None = None  # the adapted event of a derived run (training.evaluation.site_shift)
 
     # Steps kept for the rate/ETA estimate: enough to smooth jitter, recent enough to track speed changes.
     RATE_WINDOW = 20
@@ -135,6 +137,8 @@ class RunState:
             self.evals[event["split"]] = event
         elif kind == "run_finished":
             self.finished_best_epoch = event.get("best_epoch")
+        elif kind == "adapted":
+            self.adapted = event
 
     def _resume(self, event: dict) -> None:
         # The resumed trainer restarts from the checkpoint of epoch ``epoch - 1``: what was logged
@@ -358,6 +362,7 @@ class RunReader:
             problem=self.problem,
             invalid_events=self.invalid_events,
             recipe=self.recipe_name,
+            adapted=_adapted_text(s.adapted),
             **self.dataset(),
         )
 
@@ -366,6 +371,8 @@ class RunReader:
         point is the one it was evaluated at, else recomputed from predictions.csv at the saved point (after a
         ``pneumo threshold``); re-read only when threshold.json or predictions.csv change."""
         test = self.state.evals.get("test")
+        if test is None and self.state.adapted is not None:
+            test = {}  # a derived run has no eval of its own: its figures come from its predictions
         key = (_mtime(self.paths.threshold), _mtime(self.paths.predictions), id(test))
         if key != self._op_key:
             self._op_key, self._op = key, self._figures_at_saved_point(test)
@@ -437,6 +444,14 @@ def run_status(run_dir: Path) -> str:
 def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
     """One summary per run folder in ``runs_dir``, by name."""
     return [read_run(p).summary() for p in run_dirs(runs_dir)]
+
+
+def _adapted_text(event: dict | None) -> str | None:
+    if not event:
+        return None
+    text = f"{', '.join(event.get('methods') or ['?'])} from {event['from']}"
+    return text + (" (TRANSDUCTIVE: adapted on its own test images, without their labels)"
+                   if event.get("transductive") else "")
 
 
 def _count(value) -> bool:
