@@ -335,8 +335,8 @@ def adapt_threshold(t_a: float, val: Outputs, site_probabilities, *, prior: bool
         spec = float((val_p[val_y == 0] < t_a).mean())
         rate = sens * prevalence + (1 - spec) * (1 - prevalence)
         return rate_threshold(site_probabilities, rate), f"set for a prevalence of {prevalence:g} (positive rate " \
-            f"{rate:.3f})", {"prevalence": prevalence, "positive_rate": rate, "val_sensitivity": sens,
-                             "val_specificity": spec}
+            f"{rate:.3f})", {"prevalence": prevalence, "positive_rate": rate, "sensitivity_on_validation": sens,
+                             "specificity_on_validation": spec}
     return rate_threshold(site_probabilities, positive_rate), f"set for a positive rate of {positive_rate:g}", {
         "positive_rate": positive_rate}
 
