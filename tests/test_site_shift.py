@@ -29,7 +29,7 @@ def site_setup(tmp_path_factory):
     runs = root / "runs"
     result = runner.invoke(app, ["train", "resnet_small", "--data", str(data), "--epochs", "4", "--image-size", "32",
                                  "--set", "batch_size=16", "--set", "tta=1", "--set", "val_fraction=0.3",
-                                 "--no-test", "--runs", str(runs)])
+                                 "--runs", str(runs)])
     assert result.exit_code == 0, result.output
     (run,) = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
     same = write_demo(root / "other", per_class=40, size=48, seed=9) / "train"  # held out, the same kind of films
@@ -111,3 +111,18 @@ def test_rate_and_prevalence_thresholds():
     assert details["positive_rate"] == pytest.approx(0.4) and "prevalence of 0.4" in how
     with pytest.raises(Exception, match="one way"):
         adapt_threshold(0.5, val, p, prior=True, align=True)
+
+
+def test_the_preregistered_study_runs_end_to_end_on_a_tiny_run(site_setup, tmp_path):
+    from training.experiments.shift_study import ADAPTATIONS, main
+
+    run, same, _ = site_setup
+    test = run.parent.parent / "demo" / "test"
+    out = tmp_path / "shift.json"
+    main([str(run), "--test", str(test), "--originals", str(same), "--copies", str(same), "--out", str(out)])
+    report = json.loads(out.read_text())
+    entry = report["runs"][0]
+    assert report["rule_decided_on_validation"] in ("youden", "youden-centre")
+    assert set(entry["b"]) == set(ADAPTATIONS) and all(entry["b"][row]["run"] for row in ADAPTATIONS)
+    assert {"shifted", "p_value", "domain_auc"} <= set(entry["c"]["test"]) and "shifted" in entry["c"]["control"]
+    assert entry["diagnostic"]["n_pairs"] > 0 and entry["diagnostic"]["mean_abs_difference"] < 1e-4  # same files

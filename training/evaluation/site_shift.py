@@ -366,8 +366,11 @@ def adapt_run(run_dir: Path, folder: Path, *, bn: bool = False, prior: bool = Fa
     threshold, moved, details = adapt_threshold(t_a, val, site.probabilities, prior=prior, align=align,
                                                 prevalence=prevalence, positive_rate=positive_rate)
     data = config.get("data", {})
-    transductive = _same_folder(folder, data.get("test_path")) or _same_folder(folder, data.get("path"))
-    site_name = "test" if _same_folder(folder, data.get("test_path")) else SITE_SPLIT
+    test_paths = {os.path.realpath(r["path"]) for r in read_predictions(run_dir) if r["split"] == "test" and r["path"]}
+    site_paths = {os.path.realpath(r.path) for r in site_split.records if r.path}
+    is_test = bool(site_paths) and site_paths <= test_paths  # the run's own test images: its test rows anew
+    transductive = is_test or _same_folder(folder, data.get("test_path")) or _inside(folder, data.get("path"))
+    site_name = "test" if is_test else SITE_SPLIT
     derived = new_run_dir(runs_dir or run_dir.parent, f"{run_dir.name}-adapted-{'-'.join(methods)}")
     paths = RunPaths(derived)
     checkpoint = load_run_checkpoint(run_dir, "best")
@@ -403,6 +406,14 @@ def _write_events(run_dir: Path, derived: Path, adapted: dict, checkpoint_bytes:
         log.write("checkpoint", kind="best", epoch=None, path="checkpoints/best.pt", metric=None, value=None,
                   sha256=digest(checkpoint_bytes))
         log.write("adapted", **{k: adapted[k] for k in ("from", "on", "methods", "transductive")})
+
+
+def _inside(folder, data_path) -> bool:
+    """``folder`` is, or lies inside, the run's data folder."""
+    if not data_path:
+        return False
+    folder, data = Path(os.path.realpath(folder)), Path(os.path.realpath(data_path))
+    return folder == data or data in folder.parents
 
 
 def _same_folder(a, b) -> bool:
