@@ -62,9 +62,10 @@ def help_table() -> Table:
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    # q quits here as everywhere (a modal screen hides the app's keys, so it is bound here too).
+    BINDINGS = [Binding("escape,question_mark", "dismiss", "Close"), Binding("q", "app.quit", "Quit")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog"):
-            yield Static("Keys (Esc to close)", classes="dialog-title")
+            yield Static("Keys · Esc or ? close · q quit", classes="dialog-title")
             yield Static(help_table())

@@ -1,0 +1,159 @@
+"""Every figure, state and count the app shows is true, and the same words as the CLI's (pilot tests).
+
+Tiny generated data only: a .npz of a few 28x28 images, small Kermany-style trees, the recorded runs.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app_waits import wait_for_stats
+from conftest import make_kermany_tree
+from textual.geometry import Region
+
+from pneumo_tui.app import PneumoApp
+from pneumo_tui.screens.data import DataView, ProblemList, size_histogram
+from pneumo_tui.widgets.folded import FoldedLines, fold_line
+from training.data.stats import compute_stats
+
+FIXTURES = Path(__file__).parent / "fixtures" / "recorded_runs"
+
+
+def _app(**kwargs) -> PneumoApp:
+    kwargs.setdefault("runs_dir", FIXTURES)
+    kwargs.setdefault("welcome", False)
+    kwargs.setdefault("poll_interval", 0)
+    kwargs.setdefault("image_protocol", "none")
+    return PneumoApp(**kwargs)
+
+
+def shown_lines(widget) -> list[str]:
+    """The lines a widget draws at its size (what is on the screen where it is not clipped)."""
+    return [strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, *widget.outer_size))]
+
+
+def shown_words(widget) -> str:
+    """What the widget draws, its wrapped lines joined by single spaces."""
+    return " ".join(" ".join(shown_lines(widget)).split())
+
+
+def fully_visible(app, widget) -> bool:
+    """No part of the widget is cut off by the screen's edge or a parent's."""
+    geometry = app.screen.find_widget(widget)
+    return geometry.clip.contains_region(geometry.region) and app.screen.region.contains_region(geometry.region)
+
+
+def write_npz(path: Path) -> Path:
+    """A PneumoniaMNIST-shaped .npz: 28x28 images per split, labels 0/1; no patient ids, no subtypes."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 16), ("val", 6), ("test", 8)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 2).reshape(-1, 1).astype(np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+# ---- Data screen ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_an_npz_says_patients_and_subtypes_cannot_be_known_in_the_words_of_pneumo_stats(tmp_path, size):
+    data = write_npz(tmp_path / "tiny.npz")
+    words = compute_stats(data)["unavailable"]
+    assert words == {"patients": "n/a: this format has no patient ids", "subtypes": "n/a: this format has no subtypes"}
+    app = _app(data=data)
+    async with app.run_test(size=size) as pilot:
+        await wait_for_stats(pilot)
+        view = app.query_one(DataView)
+        counts, checks = shown_words(view.static("counts")), shown_words(view.static("warnings"))
+        assert "patients" not in counts.split("patients:")[0]  # no column of 0 patients per split
+        assert f"patients: {words['patients']}" in counts
+        assert f"cross-split patients: {words['patients']}" in checks
+        assert "ok: no cross-split patients" not in checks  # nothing was checked: it cannot be
+        subtypes = shown_words(view.bars("subtypes"))
+        assert words["subtypes"] in subtypes and "unknown" not in subtypes
+        await pilot.press("w")
+        assert isinstance(app.screen, ProblemList)
+        assert f"── cross-split patients: {words['patients']}" in app.screen.lines
+
+
+def test_one_image_size_is_one_bar_and_bins_name_the_sizes_they_hold(kermany_tree):
+    stats = compute_stats(kermany_tree)  # every image 48x40
+    assert size_histogram(stats) == [("48", 18.0)]
+    # 58..71 px in ten bins: each whole width is in one labelled bin, none claimed by two
+    edges = [58, 59.3, 60.6, 61.9, 63.2, 64.5, 65.8, 67.1, 68.4, 69.7, 71]
+    spread = {"sizes": {"width": {"n": 40, "min": 58, "max": 71, "histogram": {"edges": edges, "counts": [4] * 10}}}}
+    labels = [label for label, _ in size_histogram(spread)]
+    assert labels == ["58-59", "60", "61", "62-63", "64", "65", "66-67", "68", "69", "70-71"]
+
+
+async def test_the_width_chart_of_one_size_shows_one_bar(kermany_tree):
+    app = _app(data=kermany_tree)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_stats(pilot)
+        lines = [line for line in shown_lines(app.query_one("#bar-sizes")) if line.strip()]
+        assert lines[0].strip() == "Image width (px)" and len(lines) == 2
+        assert lines[1].split()[0] == "48" and lines[1].split()[-1] == "18"
+        assert "48-48" not in " ".join(lines)
+
+
+async def test_the_data_screen_takes_the_focus_after_each_open(tmp_path):
+    from training.data.demo import write_demo
+
+    a = write_demo(tmp_path / "a", per_class=4, size=32, seed=1)
+    b = write_demo(tmp_path / "b", per_class=4, size=32, seed=2)
+    app = _app(data=a)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_stats(pilot)
+        view = app.query_one(DataView)
+        for path in (b, a, b):
+            await pilot.press("o", "enter")
+            app.screen.query_one("#welcome-path").value = str(path)
+            await pilot.press("enter")
+            await wait_for_stats(pilot)
+            assert view.data == path
+            assert app.focused is view.body, f"focus lost after opening {path.name}"
+            assert "w Problems" in str(app.query_one("#keybar").render())
+
+
+@pytest.fixture
+def tree_with_problems(tmp_path):
+    """A tree with a patient in two splits, duplicates under long names, and an unreadable file."""
+    data = make_kermany_tree(tmp_path / "data")
+    shutil.copy(data / "train/PNEUMONIA/person1_bacteria_1.jpeg", data / "test/PNEUMONIA/person1_bacteria_99.jpeg")
+    long_name = "NORMAL2-IM-0001-0001-copied-from-the-train-split.jpeg"
+    shutil.copy(data / "train/NORMAL/IM-0001-0001.jpeg", data / "test/NORMAL" / long_name)
+    (data / "train/NORMAL/broken-IM-0099-0001.jpeg").write_bytes(b"not a jpeg")
+    return data, long_name
+
+
+async def test_problems_are_listed_in_words_with_whole_names_and_q_quits(tree_with_problems):
+    data, long_name = tree_with_problems
+    app = _app(data=data)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_stats(pilot)
+        checks = app.query_one(DataView).static("warnings")
+        assert fully_visible(app, checks)  # the checks wrap beside the counts instead of being cut at 80 columns
+        assert "! 1 cross-split patients ! 2 duplicates ! 1 unreadable files" in shown_words(checks)
+        await pilot.press("w")
+        assert isinstance(app.screen, ProblemList)
+        lines = app.screen.lines
+        assert "  person1: test 1, train 2" in lines  # not splits={'test': 1, 'train': 2}
+        assert not any("{" in line or "=" in line for line in lines)
+        assert "  train/NORMAL/broken-IM-0099-0001.jpeg: not an image (unrecognised format)" in lines
+        assert f"    test/NORMAL/{long_name}" in lines
+        drawn = shown_lines(app.screen.query_one(FoldedLines))
+        assert any(line.strip() == long_name for line in drawn)  # folded at the "/", the name whole
+        assert all(len(line) <= app.screen.query_one(FoldedLines).size.width for line in drawn)
+        await pilot.press("q")  # quits, as everywhere (the footer says q Quit)
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+def test_lines_fold_at_separators_and_spaces_only():
+    line = "    test/NORMAL/NORMAL2-IM-0001-0001-long.jpeg: not an image"
+    assert fold_line(line, 80) == [line]
+    assert fold_line(line, 30) == ["    test/NORMAL/", "      NORMAL2-IM-0001-0001-long.jpeg:", "      not an image"]
+    assert fold_line("abcdefghij", 4) == ["abcdefghij"]  # a name longer than the width stays whole
