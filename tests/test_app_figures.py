@@ -3,6 +3,7 @@
 Tiny generated data only: a .npz of a few 28x28 images, small Kermany-style trees, the recorded runs.
 """
 
+import json
 import shutil
 from pathlib import Path
 
@@ -157,3 +158,129 @@ def test_lines_fold_at_separators_and_spaces_only():
     assert fold_line(line, 80) == [line]
     assert fold_line(line, 30) == ["    test/NORMAL/", "      NORMAL2-IM-0001-0001-long.jpeg:", "      not an image"]
     assert fold_line("abcdefghij", 4) == ["abcdefghij"]  # a name longer than the width stays whole
+
+
+# ---- Train screen ---------------------------------------------------------------------------------
+
+
+def keybar(app) -> str:
+    return str(app.query_one("#keybar").render())
+
+
+def message(app) -> str:
+    return str(app.query_one("#train-message").render()).strip()
+
+
+def write_events(run: Path, events: list[dict], synthetic: bool = True) -> Path:
+    """A run folder of hand-written events (no writer holds its lock)."""
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(json.dumps({
+        "run_id": run.name, "model": "cnn3", "recipe": {"epochs": 1},
+        "data": {"path": "chest_xray/train", "synthetic": synthetic, "n_train": 8, "n_val": 2}}))
+    with open(run / "events.jsonl", "a") as f:
+        f.writelines(json.dumps(e) + "\n" for e in events)
+    return run
+
+
+def short_run(t0: float = 100.0) -> list[dict]:
+    """A whole run in 0.4 s: started, two steps, an epoch, finished."""
+    return [{"event": "run_started", "time": t0, "run_id": "r", "model": "cnn3", "epochs": 1, "steps_per_epoch": 2},
+            {"event": "step", "time": t0 + 0.1, "epoch": 1, "step": 1, "global_step": 1, "loss": 0.7, "lr": 1e-3},
+            {"event": "step", "time": t0 + 0.2, "epoch": 1, "step": 2, "global_step": 2, "loss": 0.6, "lr": 1e-3},
+            {"event": "epoch", "time": t0 + 0.3, "epoch": 1, "train_loss": 0.6, "val_loss": 0.7, "val_auc": 0.8},
+            {"event": "run_finished", "time": t0 + 0.4, "reason": "completed", "best_epoch": 1}]
+
+
+async def test_s_starts_from_a_number_box_whose_enter_keeps_and_esc_puts_back(tmp_path):
+    app = _app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        train = app.train_view
+        epochs = train.field("epochs")
+        before = epochs.value
+        await pilot.press("tab")
+        assert app.focused is epochs
+        assert "s Start" in keybar(app) and "Keep" in keybar(app) and "Undo" in keybar(app)  # not a blank footer
+        await pilot.press("end", "5", "s")  # a digit goes in the box; s is the screen's Start
+        assert epochs.value == before + "5"
+        assert message(app).startswith("Cannot start: no dataset")
+        await pilot.press("escape")  # puts back the value it had and leaves the box
+        assert epochs.value == before and app.focused is train.recipe
+        await pilot.press("tab", "end", "7", "enter")  # Enter keeps it and leaves
+        assert epochs.value == before + "7" and app.focused is train.recipe
+        for _ in range(8):  # Tab walks the form and the chart, never onto the tab bar that held the keys away
+            await pilot.press("tab")
+            assert app.focused is not None and train in app.focused.ancestors
+            assert "s Start" in keybar(app)
+
+
+async def test_a_focused_chart_leaves_start_and_help_on_the_footer_at_80x24():
+    app = _app(attach=FIXTURES / "20260101-000000-cnn3")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        chart = next(c for c in app.train_view.deck.visible_charts())
+        chart.plot.focus()
+        await pilot.pause()
+        keys = keybar(app)
+        assert keys.startswith("s Start") and keys.rstrip().endswith("? Help  q Quit")
+        assert "Zoom" not in keys and "Pan" not in keys  # a chart's keys are in ?
+        await pilot.press("question_mark")
+        assert "zoom in, out" in " ".join(shown_words(w) for w in app.screen.query("Static"))
+
+
+async def test_a_message_goes_when_the_state_it_described_changes(tmp_path):
+    live = write_events(tmp_path / "runs" / "20260101-050000-live", short_run()[:3])  # stale: no writer
+    app = _app(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("2", "s")
+        assert message(app).startswith("Cannot start: no dataset")
+        app._data_chosen(tmp_path)  # a dataset was opened
+        await pilot.pause()
+        assert message(app) == ""
+
+        app.attach(FIXTURES / "20260101-000000-cnn3")
+        await pilot.pause()
+        await pilot.press("x")
+        assert message(app) == "Cannot stop: the run is not running"
+        app.attach(FIXTURES / "20260101-010000-mlp")  # another run: what was said of the first goes
+        await pilot.pause()
+        assert message(app) == ""
+
+        class Killed:  # a trainer started here, killed meanwhile
+            run_dir, pid = None, 4242
+
+            def exited(self):
+                return -9
+
+            def log_tail(self, lines=1):
+                return "Killed"
+
+        app.train_view.launched = Killed()
+        app.train_view.refresh_runs()
+        assert message(app) == "pneumo train exited (-9): Killed"
+        app.attach(live)
+        await pilot.pause()
+        assert message(app) == "" and app.train_view.launched is None
+
+        await pilot.press("x")
+        assert message(app) == "Cannot stop: the run is not running"
+        write_events(live, short_run()[3:])  # the run ends: its status changes, and the message with it
+        app.train_view.refresh_runs()
+        await pilot.pause()
+        assert message(app) == "20260101-050000-live finished (completed)."
+
+
+async def test_elapsed_is_the_runs_time_from_its_events_and_synthetic_is_said(tmp_path):
+    quick = write_events(tmp_path / "runs" / "20260101-060000-quick", short_run(), synthetic=False)
+    app = _app(runs_dir=tmp_path / "runs", attach=quick)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        panel = [line.replace("▕", "").split() for line in shown_lines(app.query_one("#progress"))]
+        assert ["elapsed", "0.4", "s"] in panel  # not 0:00 for a 0.4 s run
+        assert ["data", "chest_xray/train"] in panel
+        assert "SYNTHETIC" not in str(panel)
+        app.attach(FIXTURES / "20260101-000000-cnn3")  # 61 s from run_started to run_finished, synthetic data
+        await pilot.pause()
+        panel = [line.replace("▕", "").split() for line in shown_lines(app.query_one("#progress"))]
+        assert ["elapsed", "1:01"] in panel
+        assert ["data", "pneumo-demo-data"] in panel and ["SYNTHETIC:", "not", "X-rays"] in panel
