@@ -3,6 +3,7 @@
 Tiny generated data only: a .npz of a few 28x28 images, small Kermany-style trees, the recorded runs.
 """
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from app_waits import wait_for_stats
 from conftest import make_kermany_tree
+from review_fixtures import write_run
 from textual.geometry import Region
 
 from pneumo_tui.app import PneumoApp
@@ -284,3 +286,49 @@ async def test_elapsed_is_the_runs_time_from_its_events_and_synthetic_is_said(tm
         panel = [line.replace("▕", "").split() for line in shown_lines(app.query_one("#progress"))]
         assert ["elapsed", "1:01"] in panel
         assert ["data", "pneumo-demo-data"] in panel and ["SYNTHETIC:", "not", "X-rays"] in panel
+
+
+# ---- Review and Evaluation screens ----------------------------------------------------------------
+
+
+def kermany_names(run: Path) -> Path:
+    """Give a hand-written run Kermany's file names, which differ only at the end (...-0041-0001, ...-0046-0001)."""
+    path = run / "predictions.csv"
+    rows = list(csv.DictReader(path.open()))
+    for i, row in enumerate(rows):
+        cls = "PNEUMONIA" if row["label"] == "1" else "NORMAL"
+        name = f"NORMAL2-IM-{i:04d}-0001.jpeg" if cls == "NORMAL" else f"person{1000 + i}_bacteria_{2900 + i}.jpeg"
+        row["id"] = f"{row['split']}/{cls}/{name}"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return run
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_review_keeps_verdicts_and_names_whole_and_its_keys_on_the_bar(tmp_path, size):
+    from pneumo_tui.screens.review import ReviewView
+
+    run = kermany_names(write_run(tmp_path / "runs" / "20260101-000000-cnn3", n_val=10, n_test=40))
+    app = _app(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=size) as pilot:
+        app.review(run)
+        await pilot.pause()
+        view = app.query_one(ReviewView)
+        await pilot.press("d", "down", "m", "down", "n", *"rib shadow", "enter")
+        await pilot.pause()
+        table = view.cases
+        drawn = "\n".join(shown_lines(table))
+        names = [Path(c["id"]).stem for c in view.shown]  # NORMAL2-IM-0041-0001, person1051_bacteria_2951, ...
+        assert len(set(names)) == len(names) and all(name in drawn for name in names)  # each whole, told apart
+        assert "label doubtful" in drawn and "model wrong" in drawn  # not "verdi"
+        assert fully_visible(app, view.text("title")) and "SYNTHETIC data: drawn shapes, not radiographs" in \
+            shown_words(view.text("title"))
+        case = shown_words(view.text("case"))
+        assert view.selected["id"] in case.replace("/ ", "/")  # the full id beside the X-ray, folded at a "/"
+        keys = keybar(app)
+        for shown in ("m d u a Verdict", "n Note", "g Grad-CAM", "e Evaluate", "? Help  q Quit"):
+            assert shown in keys, keys
+        if size[0] >= 120:
+            assert "k s p c t Filter" in keys
