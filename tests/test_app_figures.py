@@ -306,6 +306,13 @@ def kermany_names(run: Path) -> Path:
     return run
 
 
+def not_synthetic(run: Path) -> Path:
+    config = json.loads((run / "config.json").read_text())
+    config["data"]["synthetic"] = False
+    (run / "config.json").write_text(json.dumps(config))
+    return run
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_review_keeps_verdicts_and_names_whole_and_its_keys_on_the_bar(tmp_path, size):
     from pneumo_tui.screens.review import ReviewView
@@ -332,3 +339,78 @@ async def test_review_keeps_verdicts_and_names_whole_and_its_keys_on_the_bar(tmp
             assert shown in keys, keys
         if size[0] >= 120:
             assert "k s p c t Filter" in keys
+
+
+async def test_review_and_evaluation_of_a_real_data_run_carry_no_synthetic_mark(tmp_path):
+    from pneumo_tui.screens.evaluation import EvaluationView
+    from pneumo_tui.screens.review import ReviewView
+
+    run = not_synthetic(write_run(tmp_path / "runs" / "20260101-000000-real", n_val=10, n_test=20))
+    app = _app(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.review(run)
+        await pilot.pause()
+        assert "SYNTHETIC" not in shown_words(app.query_one(ReviewView).text("title"))
+        await pilot.press("e")
+        await pilot.pause()
+        assert "SYNTHETIC" not in shown_words(app.screen.query_one(EvaluationView).text("title"))
+
+
+async def test_evaluation_says_what_the_operating_point_stands_on_in_the_words_of_pneumo_threshold(tmp_path):
+    from typer.testing import CliRunner
+
+    from pneumo_tui.cli import app as cli
+    from pneumo_tui.screens.evaluation import EvaluationView
+
+    run = write_run(tmp_path / "runs" / "20260101-000000-cnn3", n_val=10, n_test=20)
+    app = _app(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.review(run)
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        view = app.screen.query_one(EvaluationView)
+        title = shown_words(view.text("title"))
+        assert "SYNTHETIC data: drawn shapes, not radiographs" in title
+        await pilot.press("y")  # Youden on the 10 validation images
+        threshold = view.threshold
+        support = shown_words(view.text("support"))
+    printed = CliRunner().invoke(cli, ["threshold", str(run), "--youden"]).stdout.splitlines()
+    stands_on = printed[1].rsplit(" (95% Wilson), ", 1)[0] + " (95% Wilson)"
+    assert printed[0].startswith(f"saved threshold {threshold:.4f}")
+    assert stands_on.startswith("on 10 validation images (") and printed[2].startswith("warning: ")
+    assert f"Operating point {stands_on} {printed[2]}" == support  # the same words, wrapped
+
+
+async def test_evaluation_on_enough_validation_images_warns_of_nothing(tmp_path):
+    from pneumo_tui.screens.evaluation import EvaluationScreen, EvaluationView
+
+    run = write_run(tmp_path / "run", n_val=300, n_test=20, images=False)
+    app = _app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(EvaluationScreen(run))
+        await pilot.pause()
+        support = shown_words(app.screen.query_one(EvaluationView).text("support"))
+        assert support.startswith("Operating point on 300 validation images (") and "warning" not in support
+
+
+async def test_a_target_that_is_no_sensitivity_is_refused_in_words(tmp_path):
+    from pneumo_tui.screens.evaluation import EvaluationScreen, EvaluationView
+
+    run = write_run(tmp_path / "run", n_val=20, n_test=20, images=False)
+    app = _app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(EvaluationScreen(run))
+        await pilot.pause()
+        view = app.screen.query_one(EvaluationView)
+        before = view.threshold
+        await pilot.press("x", *"abc", "enter")
+        error = view.text("target-error")
+        assert shown_words(error) == "abc is not a number: give a sensitivity between 0 and 1, e.g. 0.95"
+        assert fully_visible(app, error) and view.threshold == before and view.target_sensitivity == 0.95
+        await pilot.press(*["backspace"] * 3, *"95", "enter")
+        assert shown_words(error) == "95 is not between 0 and 1: give a sensitivity such as 0.95 (0.95 for 95%)"
+        await pilot.press("escape")  # leaves the box, not the screen
+        assert isinstance(app.screen, EvaluationScreen) and app.focused is view and shown_words(error) == ""
+        await pilot.press("x", *"0.9", "enter")
+        assert view.target_sensitivity == 0.9 and view.how == "sensitivity>=0.9 on val"
