@@ -376,10 +376,11 @@ async def test_evaluation_says_what_the_operating_point_stands_on_in_the_words_o
         threshold = view.threshold
         support = shown_words(view.text("support"))
     printed = CliRunner().invoke(cli, ["threshold", str(run), "--youden"]).stdout.splitlines()
-    stands_on = printed[1].rsplit(" (95% Wilson), ", 1)[0] + " (95% Wilson)"
     assert printed[0].startswith(f"saved threshold {threshold:.4f}")
-    assert stands_on.startswith("on 10 validation images (") and printed[2].startswith("warning: ")
-    assert f"Operating point {stands_on} {printed[2]}" == support  # the same words, wrapped
+    stands_on = next(line for line in printed if line.startswith("on ")).rsplit(" (95% Wilson), ", 1)[0]
+    warning = next(line for line in printed if line.startswith("warning: "))
+    assert stands_on.startswith("on 10 validation images (")
+    assert f"Operating point {stands_on} (95% Wilson) {warning}" == support  # the same words, wrapped
 
 
 async def test_evaluation_on_enough_validation_images_warns_of_nothing(tmp_path):
