@@ -259,7 +259,7 @@ async def test_data_screen_warns_and_lists_duplicates_and_unreadable_files(tmp_p
         assert "! 1 duplicates" in text and "! 1 unreadable files" in text
         await pilot.press("w")
         assert isinstance(app.screen, ProblemList)
-        listing = "\n".join(str(o.prompt) for o in app.screen.query_one("#problem-list").options)
+        listing = "\n".join(app.screen.lines)
         assert "copy-of-a-train-image.jpeg" in listing and "broken.jpeg" in listing
         await pilot.press("escape")
         assert not isinstance(app.screen, ProblemList)

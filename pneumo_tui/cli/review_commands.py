@@ -186,17 +186,27 @@ def _print_stability(stability: dict, rule: str | None) -> None:
                "bootstrap resamples of these images")
 
 
-def _print_support(where: str, support: dict, metrics: dict) -> None:
-    """The images an operating point stands on, its figures there with 95% intervals, and a warning if too few."""
+def support_words(where: str, support: dict) -> tuple[str, str | None]:
+    """``(stands_on, warning)``: the images an operating point stands on with its sensitivity and specificity there
+    (95% Wilson intervals), and the warning line when they are too few (None otherwise). ``pneumo threshold``
+    prints them; the app's Evaluation screen shows the same words."""
     def interval(name: str) -> str:
         f = support[name]
         return "-" if f["value"] is None else f"{f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]"
 
-    typer.echo(f"on {support['n']} {where} images ({support['n_negative']} NORMAL, {support['n_positive']} PNEUMONIA):"
-               f" sensitivity {interval('sensitivity')}, specificity {interval('specificity')} (95% Wilson), "
+    stands_on = (f"on {support['n']} {where} images ({support['n_negative']} NORMAL, {support['n_positive']} "
+                 f"PNEUMONIA): sensitivity {interval('sensitivity')}, specificity {interval('specificity')} "
+                 "(95% Wilson)")
+    return stands_on, (f"warning: {support['warning']}" if support["warning"] else None)
+
+
+def _print_support(where: str, support: dict, metrics: dict) -> None:
+    """The images an operating point stands on, its figures there with 95% intervals, and a warning if too few."""
+    stands_on, warning = support_words(where, support)
+    typer.echo(f"{stands_on}, "
                + ", ".join(f"{k} {metrics[k]:.3f}" for k in ("precision", "npv", "accuracy") if metrics[k] is not None))
-    if support["warning"]:
-        typer.echo(f"warning: {support['warning']}")
+    if warning:
+        typer.echo(warning)
 
 
 def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:

@@ -6,21 +6,28 @@ they are computed in a worker thread behind a loading indicator; the UI stays li
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from rich import box
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
+from textual.dom import NoScreen
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import LoadingIndicator, OptionList, Static
+from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from training.core.errors import one_line
+
 from ..widgets.charts import BarChart
+from ..widgets.folded import FoldedLines
 from ..widgets.samples import SampleStrip
 from .tab_view import TabView
 
@@ -78,61 +85,75 @@ def split_counts(stats: dict) -> dict[str, dict[str, int]]:
     return out
 
 
-def _as_list(value) -> list:
+def unavailable(stats: dict, what: str) -> str | None:
+    """Why the data cannot give ``what`` (patients, subtypes): the words ``pneumo stats`` prints instead of a count."""
+    words = (stats.get("unavailable") or {}).get(what)
+    return words if isinstance(words, str) and words else None
+
+
+def _items(value) -> list:
     if isinstance(value, list):
         return value
     if isinstance(value, dict):
-        for key in ("items", "groups", "patients", "files"):
+        for key in ("patients", "groups", "items", "files"):
             if isinstance(value.get(key), list):
                 return value[key]
-        return [{"name": k, "detail": v} for k, v in value.items()]
     return []
-
-
-def describe_item(item) -> str:
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dict):  # checksums identify, but say nothing to a reader
-        return "  ".join(f"{k}={_short(v)}" for k, v in item.items() if k != "md5")
-    if isinstance(item, (list, tuple)):
-        return ", ".join(_short(v) for v in item)
-    return str(item)
-
-
-def _short(v) -> str:
-    if isinstance(v, (list, tuple)):
-        return ",".join(map(str, v[:4])) + (f",+{len(v) - 4}" if len(v) > 4 else "")
-    return str(v)
 
 
 def warnings_of(stats: dict) -> dict[str, list]:
+    """The items of each check (patients in several splits, duplicate groups, unreadable and skipped files)."""
     return {
-        "cross-split patients": _as_list(stats.get("cross_split_patients")),
-        "duplicates": _as_list(stats.get("duplicates")),
-        "unreadable files": _as_list(stats.get("unreadable")),
+        "cross-split patients": _items(stats.get("cross_split_patients")),
+        "duplicates": _items(stats.get("duplicates")),
+        "unreadable files": _items(stats.get("unreadable")),
+        "skipped while listing": _items(stats.get("problems")),
     }
 
 
+def describe_item(item) -> list[str]:
+    """One problem in words, as ``pneumo stats`` lists it: a name and what is wrong, one path per line."""
+    if isinstance(item, dict) and "patient" in item:
+        splits = item.get("splits") if isinstance(item.get("splits"), dict) else {}
+        return [f"{item['patient']}: " + ", ".join(f"{split} {n}" for split, n in splits.items())]
+    if isinstance(item, dict) and isinstance(item.get("paths"), list):
+        where = ", ".join(map(str, item.get("splits") or []))
+        labels = ", ".join(map(str, item.get("labels") or []))
+        conflict = " (conflicting labels)" if len(item.get("labels") or []) > 1 else ""
+        return [f"{len(item['paths'])} identical files in {where}, labelled {labels}{conflict}:",
+                *(f"  {path}" for path in item["paths"])]
+    if isinstance(item, dict) and "path" in item:
+        return [f"{item['path']}: {item.get('reason') or 'unreadable'}"]
+    return [str(item)]
+
+
 def size_histogram(stats: dict, axis: str = "width") -> list[tuple[str, float]]:
+    """(label, count) bars of the image widths: one bar when every image has one size, else a bar per bin
+    labelled with the whole pixel sizes it holds (224-247, 248-271: no size in two bins)."""
     sizes = stats.get("sizes") or {}
-    if isinstance(sizes.get(axis), dict):
-        sizes = sizes[axis]
-    hist = sizes.get("histogram") if isinstance(sizes, dict) else None
-    if isinstance(hist, dict) and "edges" in hist and "counts" in hist:  # numpy-style bins
-        edges = hist["edges"]
-        return [(f"{edges[i]:.0f}-{edges[i + 1]:.0f}", float(n)) for i, n in enumerate(hist["counts"])]
-    if isinstance(hist, dict):
-        return [(str(k), float(v)) for k, v in hist.items()]
-    if isinstance(hist, list):
+    summary = sizes.get(axis) if isinstance(sizes.get(axis), dict) else sizes
+    if not isinstance(summary, dict):
+        return []
+    if summary.get("n") and summary.get("min") is not None and summary.get("min") == summary.get("max"):
+        return [(_pixels(summary["min"]), float(summary["n"]))]
+    hist = summary.get("histogram")
+    if isinstance(hist, dict) and "edges" in hist and "counts" in hist:  # numpy's bins: [lo, hi), the last [lo, hi]
+        edges, counts = hist["edges"], hist["counts"]
         rows = []
-        for item in hist:
-            if isinstance(item, dict):
-                label = item.get("label") or item.get("bin") or f"{item.get('lo', '?')}-{item.get('hi', '?')}"
-                rows.append((str(label), float(item.get("count", 0))))
-            elif isinstance(item, (list, tuple)) and len(item) >= 2:
-                rows.append((str(item[0]), float(item[-1])))
+        for i, n in enumerate(counts):
+            lo = math.ceil(edges[i])
+            hi = math.floor(edges[i + 1]) if i == len(counts) - 1 else math.ceil(edges[i + 1]) - 1
+            if lo > hi:  # no whole size falls in this bin
+                if n:
+                    rows.append((f"{edges[i]:g}-{edges[i + 1]:g}", float(n)))
+                continue
+            rows.append((str(lo) if lo == hi else f"{lo}-{hi}", float(n)))
         return rows
     return []
+
+
+def _pixels(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def subtype_counts(stats: dict) -> dict[str, int]:
@@ -151,7 +172,9 @@ def subtype_counts(stats: dict) -> dict[str, int]:
 # ---- widgets ---------------------------------------------------------------------------------
 
 
-def counts_table(counts: dict[str, dict[str, int]], patients: dict | None) -> Table:
+def counts_table(counts: dict[str, dict[str, int]], patients: dict | None,
+                 no_patients: str | None = None) -> Table | Group:
+    """Images per split and class; the patients per split, or (``no_patients``) the words saying why there are none."""
     classes = sorted({c for row in counts.values() for c in row})
     table = Table(title="Images per split", title_justify="left", expand=False, box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("split")
@@ -159,36 +182,78 @@ def counts_table(counts: dict[str, dict[str, int]], patients: dict | None) -> Ta
         table.add_column(c, justify="right")
     table.add_column("total", justify="right")
     table.add_column("% pneu", justify="right")
-    if patients:
+    show_patients = bool(patients) and not no_patients
+    if show_patients:
         table.add_column("patients", justify="right")
     for split, row in counts.items():
         total = sum(row.values())
         share = f"{row.get('PNEUMONIA', 0) / total:.1%}" if total else "-"
         cells = [split, *(str(row.get(c, 0)) for c in classes), str(total), share]
-        if patients:
+        if show_patients:
             p = patients.get(split)
             cells.append(str(p.get("patients", "-") if isinstance(p, dict) else (p if p is not None else "-")))
         table.add_row(*cells)
-    return table
+    return Group(table, Text(f"patients: {no_patients}")) if no_patients else table
+
+
+def checks_text(stats: dict) -> Text:
+    """The Checks panel: ok, a count, or the words saying why a check cannot be made on this data."""
+    text = Text("Checks\n", style="bold")
+    warnings = warnings_of(stats)
+    no_patients = unavailable(stats, "patients")
+    for title, items in warnings.items():
+        if title == "cross-split patients" and no_patients:
+            text.append(f"{title}: {no_patients}\n", style="italic")
+        elif items:
+            text.append(f"! {len(items)} {title}\n", style="bold yellow")
+        elif title != "skipped while listing":
+            text.append(f"ok: no {title}\n")
+    if any(warnings.values()):
+        text.append("press w to list them", style="italic")
+    text.rstrip()
+    return text
+
+
+def problem_lines(stats: dict, limit: int = 2000) -> list[str]:
+    """Every problem of the dataset in words, a heading per check (the Problems dialog)."""
+    lines = []
+    no_patients = unavailable(stats, "patients")
+    for title, items in warnings_of(stats).items():
+        if title == "cross-split patients" and no_patients:
+            lines.append(f"── {title}: {no_patients}")
+            continue
+        if title == "skipped while listing" and not items:
+            continue
+        lines.append(f"── {title}: {len(items)}")
+        for item in items[:limit]:
+            lines += [f"  {line}" for line in describe_item(item)]
+        if len(items) > limit:
+            lines.append(f"  ... and {len(items) - limit} more (pneumo stats --json lists them all)")
+    return lines
 
 
 class ProblemList(ModalScreen):
-    """Every warning item, one per line; Esc closes."""
+    """Every problem of the dataset in words; Esc closes, q quits as everywhere, the arrows scroll."""
 
-    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+    # A modal screen hides the app's keys: q is bound here too, so that it quits here as everywhere.
+    BINDINGS = [Binding("escape", "dismiss", "Close"), Binding("q", "app.quit", "Quit")]
 
-    def __init__(self, warnings: dict[str, list]):
+    def __init__(self, stats: dict):
         super().__init__()
-        self.warnings = warnings
+        self.stats = stats
+
+    @property
+    def lines(self) -> list[str]:
+        return self.query_one(FoldedLines).lines
 
     def compose(self) -> ComposeResult:
-        lines = []
-        for title, items in self.warnings.items():
-            lines.append(f"── {title}: {len(items)}")
-            lines += [f"  {describe_item(i)}" for i in items[:2000]]
         with Vertical(id="problem-dialog"):
-            yield Static("Dataset problems (Esc to close)", classes="dialog-title")
-            yield OptionList(*lines, id="problem-list")
+            yield Static("Dataset problems · Esc close · q quit · arrows scroll", classes="dialog-title")
+            with VerticalScroll(id="problem-list", can_focus=True):
+                yield FoldedLines(problem_lines(self.stats))
+
+    def on_mount(self) -> None:
+        self.query_one("#problem-list").focus()
 
 
 class DataView(TabView):
@@ -211,6 +276,7 @@ class DataView(TabView):
     def compose(self) -> ComposeResult:
         yield Static(id="data-title")
         yield LoadingIndicator(id="data-loading")
+        # The body stays on screen (empty while loading) so that it keeps the focus across a reload.
         with VerticalScroll(id="data-body", can_focus=True):
             with Horizontal(id="data-top"):
                 yield Static(id="data-counts")
@@ -259,14 +325,13 @@ class DataView(TabView):
     def show_data(self, path: Path | None) -> None:
         self.data = path
         self.stats = None
+        self.set_class(True, "-empty")
         if path is None:
             self.title.update("No dataset yet: press o to open one (or create the demo set).")
             self.loading_indicator.display = False
-            self.body.display = False
             return
         self.title.update(f"Reading {path} ...")
         self.loading_indicator.display = True
-        self.body.display = False
         self._load(path)
 
     def action_reload(self) -> None:
@@ -297,14 +362,15 @@ class DataView(TabView):
             self.title.update(f"Reading {path}: {done}/{total} files ...")
 
     def _show_error(self, path: Path, exc: Exception) -> None:
-        self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self.error = one_line(exc)
         self.loading_indicator.display = False
         self.title.update(Text(f"Cannot read {path}: {self.error}", style="bold red"))
+        self._take_focus()
 
     def _show_stats(self, path: Path, stats: dict, samples: dict) -> None:
         self.stats, self.samples, self.error = stats, samples, None
         self.loading_indicator.display = False
-        self.body.display = True
+        self.set_class(False, "-empty")
         title = Text()
         title.append(str(path), style="bold")
         kind = (stats.get("source") or {}).get("kind") if isinstance(stats.get("source"), dict) else None
@@ -316,36 +382,39 @@ class DataView(TabView):
         self.title.update(title)
 
         counts = split_counts(stats)
-        self.static("counts").update(counts_table(counts, stats.get("patients")))
-        self.static("warnings").update(self._warnings_text(stats))
+        no_patients, no_subtypes = unavailable(stats, "patients"), unavailable(stats, "subtypes")
+        self.static("counts").update(counts_table(counts, stats.get("patients"), no_patients))
+        self.static("warnings").update(checks_text(stats))
         balance = []
         for split, row in counts.items():
             for cls, n in row.items():
                 balance.append((f"{split} {cls[:4]}", n, CLASS_COLOURS.get(cls, "white")))
         self.bars("balance").show("Class balance", balance)
-        subtypes = subtype_counts(stats)
-        self.bars("subtypes").show(
-            "Pneumonia subtypes", [(k, v, CLASS_COLOURS.get(k, "white")) for k, v in sorted(subtypes.items())],
-            total=sum(subtypes.values()) or None,
-        )
+        if no_subtypes:
+            self.bars("subtypes").show(f"Pneumonia subtypes\n{no_subtypes}", [])
+        else:
+            subtypes = subtype_counts(stats)
+            self.bars("subtypes").show(
+                "Pneumonia subtypes", [(k, v, CLASS_COLOURS.get(k, "white")) for k, v in sorted(subtypes.items())],
+                total=sum(subtypes.values()) or None,
+            )
         self.bars("sizes").show(
             "Image width (px)", [(k, v, "#14b8a6") for k, v in size_histogram(stats)])
         box = self.samples_box
         box.remove_children()
         if samples:
             box.mount(SampleStrip(samples, self.image_protocol))
+        self._take_focus()
 
-    def _warnings_text(self, stats: dict) -> Text:
-        text = Text("Checks\n", style="bold")
-        for title, items in warnings_of(stats).items():
-            if items:
-                text.append(f"! {len(items)} {title}\n", style="bold yellow")
-            else:
-                text.append(f"ok: no {title}\n")
-        if any(warnings_of(stats).values()):
-            text.append("press w to list them", style="italic")
-        return text
+    def _take_focus(self) -> None:
+        """Loaded while on view with the focus lost (the Open dialog closed meanwhile, say): the body takes it."""
+        try:
+            on_view = all(node.display for node in self.body.ancestors_with_self if isinstance(node, Widget))
+            if on_view and self.screen.is_current and self.app.focused is None:
+                self.body.focus()
+        except (NoMatches, ScreenStackError, NoScreen):  # the app is closing
+            return
 
     def action_show_problems(self) -> None:
         if self.stats is not None:
-            self.app.push_screen(ProblemList(warnings_of(self.stats)))
+            self.app.push_screen(ProblemList(self.stats))

@@ -3,7 +3,10 @@
 Arrow keys move the threshold and every figure follows. Presets (0.5, Youden,
 "sensitivity >= X") are always computed on the VALIDATION rows: the test
 split may be looked at, never tuned on. ``w`` saves the threshold with the
-run, where ``pneumo eval``, ``predict`` and ``review`` pick it up.
+run, where ``pneumo eval``, ``predict`` and ``review`` pick it up. Beside the
+figures: how many validation images (of each class) the operating point
+stands on, its sensitivity and specificity there with 95% Wilson intervals,
+and the warning below the stated minimum, in ``pneumo threshold``'s words.
 
 ``EvaluationView(run_dir)`` is a widget; ``EvaluationScreen(run_dir)`` the
 same as a pushable screen.
@@ -14,10 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual_plot import HiResMode, PlotWidget
@@ -25,10 +29,18 @@ from textual_plot import HiResMode, PlotWidget
 from training.evaluation.review_cases import labels_and_probabilities, load_rows
 from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
-from training.metrics.thresholds import pr_curve, roc_curve, threshold_for_sensitivity, youden
+from training.metrics.thresholds import (
+    operating_point_support,
+    pr_curve,
+    roc_curve,
+    threshold_for_sensitivity,
+    youden,
+)
 from training.run.operating_point import load_threshold, save_threshold
 from training.run.paths import RunPaths
 
+from ..cli.options import SYNTHETIC_LINE, synthetic_run
+from ..cli.review_commands import support_words
 from ..stylesheets import sheet
 
 N_BOOT = 1000
@@ -51,6 +63,8 @@ class EvaluationView(Vertical, can_focus=True):
         Binding("x", "edit_target", "Set X"),
         Binding("v", "toggle_split", "val/test"),
         Binding("w", "save", "Save threshold"),
+        Binding("pageup", "scroll_numbers(-1)", "Scroll figures", show=False),
+        Binding("pagedown", "scroll_numbers(1)", "Scroll figures", show=False),
     ]
 
     def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
@@ -63,6 +77,7 @@ class EvaluationView(Vertical, can_focus=True):
         # look at validation by default: that is where the threshold may be chosen
         self.split = split or ("val" if self.rows["val"] else "test")
         self.threshold = load_threshold(self.run_dir)
+        self.synthetic = synthetic_run(self.run_dir)
         self.how = "saved" if RunPaths(self.run_dir).threshold.exists() else "default"
         self.target_sensitivity = 0.95
         self.cis: dict | None = None
@@ -84,14 +99,18 @@ class EvaluationView(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static("", id="eval-title")
         with Horizontal(id="eval-body"):
-            with Vertical(id="eval-numbers"):
+            # Scrolls (PageUp/PageDown) where the terminal is too short for every figure.
+            with VerticalScroll(id="eval-numbers", can_focus=False):
                 yield Static("", id="eval-confusion")
                 yield Static("", id="eval-metrics")
-                yield Static("", id="eval-ci")
                 yield Input(placeholder="target sensitivity, e.g. 0.95", id="eval-target")
+                yield Static("", id="eval-target-error")
+                yield Static("", id="eval-support")
+                yield Static("", id="eval-ci")
                 yield Static(
                     "←/→ threshold ±0.01 (↑/↓ ±0.001) · h 0.5 · y Youden · s sensitivity ≥ X · x set X\n"
-                    "v val/test · w save threshold. Presets use validation rows only.", id="eval-help")
+                    "v val/test · w save threshold · PgUp/PgDn scroll. Presets use validation rows only.",
+                    id="eval-help")
             with Vertical(id="eval-plots"):
                 yield PlotWidget(id="eval-roc", allow_pan_and_zoom=False)
                 yield PlotWidget(id="eval-pr", allow_pan_and_zoom=False)
@@ -99,7 +118,7 @@ class EvaluationView(Vertical, can_focus=True):
     # --- the children the view works with -----------------------------------------
 
     def text(self, name: str) -> Static:
-        """The text block ``name``: title, confusion, metrics or ci."""
+        """The text block ``name``: title, confusion, metrics, support, target-error or ci."""
         return self.query_one(f"#eval-{name}", Static)
 
     def plot(self, name: str) -> PlotWidget:
@@ -124,10 +143,14 @@ class EvaluationView(Vertical, can_focus=True):
     def _update_numbers(self) -> None:
         m = self.metrics()
         c = m["confusion"]
-        caution = "  [yellow](test: look, don't tune)[/]" if self.split == "test" else ""
-        self.text("title").update(
-            f"Evaluation {self.run_dir.name} · {self.split} split ({m['n']} images){caution} · "
-            f"threshold {self.threshold:.3f} ({self.how})")
+        title = Text(f"Evaluation {self.run_dir.name} · {self.split} split ({m['n']} images)", style="bold")
+        if self.split == "test":
+            title.append("  (test: look, don't tune)", style="yellow")
+        title.append(f" · threshold {self.threshold:.3f} ({self.how})")
+        if self.synthetic:  # in words, so that NO_COLOR loses nothing
+            title.append(" · ")
+            title.append(SYNTHETIC_LINE.split(";")[0], style="bold reverse")
+        self.text("title").update(title)
         self.text("confusion").update(
             "              predicted\n"
             "              NORMAL  PNEUMONIA\n"
@@ -143,6 +166,20 @@ class EvaluationView(Vertical, can_focus=True):
             f"PPV         {fmt('precision')}   NPV         {fmt('npv')}\n"
             f"accuracy    {fmt('accuracy')}   AUC         {fmt('auc')}\n"
             f"target X = sensitivity ≥ {self.target_sensitivity:.2f}")
+        self.text("support").update(self.support_text())
+
+    def support_text(self) -> Text:
+        """What the operating point stands on: the validation images of each class, its sensitivity and
+        specificity there with 95% Wilson intervals, and the warning below the minimum (``pneumo threshold``'s
+        words), whichever split is looked at: validation is where a threshold is chosen."""
+        support = operating_point_support(*self.arrays("val"), self.threshold)
+        stands_on, warning = support_words("validation", support)
+        text = Text("Operating point ", style="bold")
+        text.append(stands_on.replace(": sensitivity", ":\nsensitivity").replace(", specificity", ",\nspecificity"))
+        if warning:
+            text.append("\n")
+            text.append(warning, style="bold yellow")
+        return text
 
     def _update_plots(self) -> None:
         roc, pr = self.plot("roc"), self.plot("pr")
@@ -220,7 +257,7 @@ class EvaluationView(Vertical, can_focus=True):
     def action_edit_target(self) -> None:
         target = self.target_input
         target.value = ""
-        target.placeholder = f"target sensitivity (now {self.target_sensitivity:g}); Enter applies"
+        target.placeholder = f"target sensitivity (now {self.target_sensitivity:g}); Enter applies, Esc cancels"
         target.add_class("editing")
         target.focus()
 
@@ -228,17 +265,27 @@ class EvaluationView(Vertical, can_focus=True):
         if event.input.id != "eval-target":
             return
         event.stop()
-        try:
-            value = float(event.value)
-            if not 0 < value <= 1:
-                raise ValueError
-        except ValueError:
-            self.notify(f"{event.value!r}: a sensitivity between 0 and 1, e.g. 0.95", severity="error")
+        why = target_problem(event.value)
+        if why is not None:  # said where it was typed, until it is right or the box is left
+            self.text("target-error").update(Text(why, style="bold red"))
             return
-        self.target_sensitivity = value
-        event.input.remove_class("editing")
-        self.focus()
+        self.target_sensitivity = float(event.value)
+        self._close_target()
         self.action_preset_sensitivity()
+
+    def on_key(self, event) -> None:
+        if event.key == "escape" and self.target_input.has_class("editing"):
+            event.stop()  # leaves the box, not the screen
+            self._close_target()
+
+    def _close_target(self) -> None:
+        self.target_input.remove_class("editing")
+        self.text("target-error").update("")
+        self.focus()
+
+    def action_scroll_numbers(self, pages: int) -> None:
+        numbers = self.query_one("#eval-numbers", VerticalScroll)
+        numbers.scroll_relative(y=pages * max(1, numbers.size.height - 2), animate=False)
 
     def action_toggle_split(self) -> None:
         other = "test" if self.split == "val" else "val"
@@ -258,6 +305,19 @@ class EvaluationView(Vertical, can_focus=True):
             self.notify(f"could not save {RunPaths(self.run_dir).threshold.name}: {exc}", severity="error")
             return
         self.notify(f"saved threshold {self.threshold:.3f} ({how}) to {self.run_dir.name}")
+
+
+def target_problem(text: str) -> str | None:
+    """Why ``text`` is no target sensitivity (a number in (0, 1]), in words; None when it is one."""
+    shown = text.strip() or "(empty)"
+    try:
+        value = float(text)
+    except ValueError:
+        return f"{shown} is not a number: give a sensitivity between 0 and 1, e.g. 0.95"
+    if not 0 < value <= 1:  # NaN too
+        hint = f" ({value / 100:g} for {value:g}%)" if 1 < value <= 100 else ""
+        return f"{shown} is not between 0 and 1: give a sensitivity such as 0.95{hint}"
+    return None
 
 
 class EvaluationScreen(Screen):

@@ -27,9 +27,16 @@ KEYS = {
         ("d", "detach: stop following, the run keeps going"),
         ("l", "log scale for the losses"),
         ("v", "next chart when only one fits"),
+        ("tab", "to the next box of the form; Enter keeps its value, Esc puts back the one it had"),
+    ],
+    "A chart (Tab to it; Train and Runs)": [
+        ("+ -", "zoom in, out"),
+        ("arrows", "pan"),
+        ("r", "reset the zoom and pan"),
     ],
     "Review": [
         ("m d u a", "verdict: model wrong, label doubtful, unsure, agree; n: note"),
+        ("← →", "scroll the list's columns (note, subtype, patient)"),
         ("k s p c t", "filter FN/FP, subtype, patient; correct cases; sort"),
         ("g", "Grad-CAM overlay (saliency, not localisation)"),
         ("[ ] , . + - f", "contrast, brightness, zoom, fit"),
@@ -62,9 +69,10 @@ def help_table() -> Table:
 
 
 class HelpScreen(ModalScreen):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    # q quits here as everywhere (a modal screen hides the app's keys, so it is bound here too).
+    BINDINGS = [Binding("escape,question_mark", "dismiss", "Close"), Binding("q", "app.quit", "Quit")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog"):
-            yield Static("Keys (Esc to close)", classes="dialog-title")
+            yield Static("Keys · Esc or ? close · q quit", classes="dialog-title")
             yield Static(help_table())

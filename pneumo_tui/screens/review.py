@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,14 +26,19 @@ from training.run.operating_point import load_threshold
 from training.run.paths import RunPaths
 from training.run.review_notes import ReviewNotes
 
+from ..cli.options import SYNTHETIC_LINE, synthetic_run
 from ..messages import OpenEvaluation
 from ..stylesheets import sheet
+from ..widgets.folded import fold_line
 from ..widgets.xray import XRayView
 
+VERDICT = Binding.Group("Verdict")
+FILTER = Binding.Group("Filter")
 KIND_FILTERS = ("errors", "FN", "FP")
 SORTS = ("most confident first", "least confident first", "by id")
 VERDICT_KEYS = {"m": "model wrong", "d": "label doubtful", "u": "unsure", "a": "agree"}
 CAVEAT = "saliency is not localisation"
+SYNTHETIC_MARK = SYNTHETIC_LINE.split(";")[0]  # "SYNTHETIC data: drawn shapes, not radiographs", as the CLI says
 
 
 class ReviewView(Vertical):
@@ -42,19 +48,22 @@ class ReviewView(Vertical):
     OpenEvaluation; whoever hosts the view (the app, or ReviewScreen) opens it.
     """
 
+    # In the key bar: the verdicts as one entry, then note, Grad-CAM and evaluation, the filters last (the line
+    # under the list says what each filter is set to), so that at 80 columns a cut takes the filters' names only.
     BINDINGS = [
-        Binding("m", "verdict('m')", "Model wrong"),
-        Binding("d", "verdict('d')", "Label doubtful"),
-        Binding("u", "verdict('u')", "Unsure"),
-        Binding("a", "verdict('a')", "Agree"),
+        Binding("m", "verdict('m')", "Model wrong", group=VERDICT),
+        Binding("d", "verdict('d')", "Label doubtful", group=VERDICT),
+        Binding("u", "verdict('u')", "Unsure", group=VERDICT),
+        Binding("a", "verdict('a')", "Agree", group=VERDICT),
         Binding("x", "clear_verdict", "Clear verdict", show=False),
         Binding("n", "edit_note", "Note"),
-        Binding("k", "cycle_kind", "FN/FP"),
-        Binding("s", "cycle_subtype", "Subtype"),
-        Binding("p", "toggle_patient", "Patient"),
-        Binding("c", "toggle_correct", "Correct cases"),
-        Binding("t", "cycle_sort", "Sort"),
         Binding("g", "toggle_gradcam", "Grad-CAM"),
+        Binding("e", "evaluation", "Evaluate"),
+        Binding("k", "cycle_kind", "FN/FP", group=FILTER),
+        Binding("s", "cycle_subtype", "Subtype", group=FILTER),
+        Binding("p", "toggle_patient", "Patient", group=FILTER),
+        Binding("c", "toggle_correct", "Correct cases", group=FILTER),
+        Binding("t", "cycle_sort", "Sort", group=FILTER),
         Binding("right_square_bracket", "contrast(1.25)", "Contrast +", show=False),
         Binding("left_square_bracket", "contrast(0.8)", "Contrast -", show=False),
         Binding("full_stop", "brightness(12)", "Brighter", show=False),
@@ -67,7 +76,6 @@ class ReviewView(Vertical):
         Binding("shift+right", "pan(0, 0.25)", "Pan", show=False),
         Binding("shift+up", "pan(-0.25, 0)", "Pan", show=False),
         Binding("shift+down", "pan(0.25, 0)", "Pan", show=False),
-        Binding("e", "evaluation", "Evaluation"),
     ]
 
     def __init__(self, run_dir: Path, split: str = "test", **kwargs):
@@ -75,6 +83,7 @@ class ReviewView(Vertical):
         self.run_dir = Path(run_dir)
         self.split = split
         self.threshold = load_threshold(self.run_dir)
+        self.synthetic = synthetic_run(self.run_dir)
         self.notes = ReviewNotes(self.run_dir)
         self.images = CaseImages(self.run_dir)
         # all cases of the split, correct ones included: filters only hide
@@ -85,6 +94,7 @@ class ReviewView(Vertical):
                 raise
             self.split = "val"  # no test rows (e.g. a run evaluated on validation only)
             self.all_cases = self._cases("val")
+        self._names = short_names(self.all_cases)
         self.kind_filter = 0
         self.subtype_filter: str | None = None
         self.patient_filter: str | None = None
@@ -106,7 +116,8 @@ class ReviewView(Vertical):
         with Horizontal(id="review-body"):
             with Vertical(id="review-list"):
                 table = DataTable(id="review-cases", cursor_type="row", zebra_stripes=True)
-                table.add_columns("kind", "prob", "subtype", "patient", "verdict", "id / note")
+                # What tells cases apart first; subtype and patient (also beside the X-ray) last: → scrolls to them.
+                table.add_columns("kind p", "verdict", "image", "note", "subtype", "patient")
                 yield table
                 yield Static("", id="review-filters")
             with Vertical(id="review-side"):
@@ -147,15 +158,24 @@ class ReviewView(Vertical):
         self.refresh_cases()
         self.cases.focus()
 
+    def on_resize(self) -> None:
+        # Below 100 columns the X-ray side narrows so that verdict and image name stay whole in the list.
+        self.set_class(self.size.width < 100, "-narrow")
+        self.call_after_refresh(self._update_case_text)  # the id is folded to the side's new width
+
     def on_show(self) -> None:
         # shown as a tab of the app: the list takes the keys at once
         self.cases.focus()
 
-    def _title(self) -> str:
+    def _title(self) -> Text:
         errors = [c for c in self.all_cases if c["kind"] in ("FN", "FP")]
         fn = sum(c["kind"] == "FN" for c in errors)
-        return (f"Review {self.run_dir.name} · {self.split} · threshold {self.threshold:.3f} · "
-                f"{fn} FN, {len(errors) - fn} FP of {len(self.all_cases)}")
+        title = Text(f"Review {self.run_dir.name} · {self.split} · threshold {self.threshold:.3f} · "
+                     f"{fn} FN, {len(errors) - fn} FP of {len(self.all_cases)}", style="bold")
+        if self.synthetic:  # in words, so that NO_COLOR loses nothing
+            title.append(" · ")
+            title.append(SYNTHETIC_MARK, style="bold reverse")
+        return title
 
     # --- the list ------------------------------------------------------------
 
@@ -190,9 +210,10 @@ class ReviewView(Vertical):
 
     def _row(self, case: dict) -> tuple:
         kind_style = {"FN": "bold red", "FP": "bold yellow"}.get(case["kind"], "green")
-        note = f"  “{case['note']}”" if case.get("note") else ""
-        return (f"[{kind_style}]{case['kind']}[/]", f"{case['probability']:.3f}", case.get("subtype") or "-",
-                case.get("patient") or "-", case.get("verdict") or "-", f"{case['id']}{note}")
+        kind = Text.assemble((case["kind"], kind_style), f" {case['probability']:.3f}")
+        # names from disk are text, never markup
+        return (kind, case.get("verdict") or "-", Text(self._names.get(case["id"], case["id"])),
+                Text(case.get("note") or ""), case.get("subtype") or "-", Text(case.get("patient") or "-"))
 
     def _filters_text(self) -> str:
         return (f"{len(self.shown)} shown · k kind: {KIND_FILTERS[self.kind_filter]} · s subtype: "
@@ -216,26 +237,36 @@ class ReviewView(Vertical):
             xray.set_image(None)
             self._update_view_status()
             return
-        self._update_case_text()
+        self._image_problem = None
         try:
             xray.set_image(self.images.load(case))
         except Exception as exc:  # a missing or broken file is shown, not raised
             xray.set_image(None)
-            self.text("case").update(f"{self._case_text(case)}\n[red]image unavailable: {exc}[/]")
+            self._image_problem = f"image unavailable: {one_line(exc)}"
+        self._update_case_text()
         if xray.show_overlay:
             self._request_gradcam()
         self._update_view_status()
 
-    def _case_text(self, case: dict) -> str:
+    def _case_text(self, case: dict) -> Text:
         label = "PNEUMONIA" if case["label"] else "NORMAL"
         verdict = case.get("verdict") or "no verdict"
         note = f" · {case['note']}" if case.get("note") else ""
-        return (f"[b]{case['kind']}[/b] {case['id']}\ntrue {label} · p(pneumonia) {case['probability']:.3f} · "
-                f"subtype {case.get('subtype') or '-'} · patient {case.get('patient') or '-'}\n{verdict}{note}")
+        head = f"{case['kind']} {case['id']}"
+        width = self.text("case").content_region.width
+        first, *rest = fold_line(head, width, 0) if width else [head]  # at the "/", the file name whole
+        return Text.assemble((first[:2], "bold"), first[2:], *(f"\n{line}" for line in rest),
+                             f"\ntrue {label} · p(pneumonia) {case['probability']:.3f} · subtype "
+                             f"{case.get('subtype') or '-'} · patient {case.get('patient') or '-'}\n{verdict}{note}")
+
+    _image_problem: str | None = None  # why the selected case's X-ray cannot be shown
 
     def _update_case_text(self) -> None:
         if self.selected is not None:
-            self.text("case").update(self._case_text(self.selected))
+            text = self._case_text(self.selected)
+            if self._image_problem:
+                text.append(f"\n{self._image_problem}", style="red")
+            self.text("case").update(text)
 
     def _update_view_status(self) -> None:
         xray = self.xray
@@ -272,7 +303,7 @@ class ReviewView(Vertical):
         table = self.cases
         row = table.get_row_index(case["id"])
         for column, value in zip(table.ordered_columns, self._row(case), strict=True):
-            table.update_cell(case["id"], column.key, value)
+            table.update_cell(case["id"], column.key, value, update_width=True)  # a verdict is never cut
         table.move_cursor(row=row)
         self._update_case_text()
 
@@ -419,8 +450,26 @@ class ReviewView(Vertical):
         self.threshold = load_threshold(self.run_dir)
         self.notes.load()
         self.all_cases = self._cases(self.split)
+        self._names = short_names(self.all_cases)
         self.text("title").update(self._title())
         self.refresh_cases()
+
+
+def short_names(cases: list[dict]) -> dict[str, str]:
+    """{id: the name shown in the list}: the id without what every case shares, so that names that differ at
+    the end (``...-0001``, ``...-0003``) are told apart in a narrow column. The split and class folders go
+    (the title names the split, the kind the true class), and the extension when every id has the same one;
+    the full id is shown beside the X-ray."""
+    names = {}
+    for case in cases:
+        parts = case["id"].split("/")
+        while len(parts) > 1 and parts[0] in (case.get("split"), "NORMAL", "PNEUMONIA"):
+            parts = parts[1:]
+        names[case["id"]] = "/".join(parts)
+    suffixes = {Path(name).suffix for name in names.values()}
+    if len(suffixes) == 1 and (suffix := suffixes.pop()):
+        names = {key: name[: -len(suffix)] for key, name in names.items()}
+    return names
 
 
 class ReviewScreen(Screen):

@@ -48,6 +48,11 @@ class ProgressPanel(Static):
         table.add_column(no_wrap=True, overflow="ellipsis")
         table.add_row("run", Text(follower.run_id, overflow="ellipsis"))
         table.add_row("model", follower.model)
+        dataset = follower.dataset()["dataset"]
+        if dataset:
+            table.add_row("data", Text(dataset, overflow="ellipsis"))
+        if follower.synthetic:  # in words, so that NO_COLOR loses nothing
+            table.add_row("" if dataset else "data", Text.assemble(("SYNTHETIC", "bold reverse"), ": not X-rays"))
         table.add_row("status", status_text(follower.status))
         epochs = f"{p.epoch}/{p.epochs}" if p.epochs else str(p.epoch)
         table.add_row("epoch", f"{epochs}")
@@ -78,8 +83,11 @@ def _f(value) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
+    """``h:mm:ss`` or ``m:ss``; under ten seconds to a tenth (``0.4 s``), so a short run does not read ``0:00``."""
     if seconds is None:
         return "-"
+    if seconds < 9.95:
+        return f"{max(0.0, seconds):.1f} s"
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
