@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from app_waits import wait_for_runs
 from test_app_screens import screen_text
 from typer.testing import CliRunner
@@ -138,3 +139,15 @@ def test_runs_shows_test_figures_at_the_saved_operating_point(tmp_path):
 def test_runs_on_a_missing_folder_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(cli, ["runs", "--runs", str(tmp_path / "missing")])
     assert result.exit_code == 1 and "error: no runs folder" in result.output
+
+
+def test_elapsed_counts_each_session_and_not_the_pause_between_them(tmp_path):
+    # A run stopped and resumed 30 s later showed 36 s elapsed for 6 s of training.
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [{"event": "run_started", "time": 460.6, "epochs": 2}, {"event": "run_finished", "time": 462.1,
+                                                                    "reason": "interrupted"},
+             {"event": "run_resumed", "time": 492.2, "epoch": 2, "step": 1},
+             {"event": "run_finished", "time": 496.8, "reason": "completed"}]
+    RunPaths(run).events.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    assert read_run(run).progress().elapsed_s == pytest.approx((462.1 - 460.6) + (496.8 - 492.2))

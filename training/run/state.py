@@ -106,6 +106,8 @@ class RunState:
     last_step: dict | None = None
     first_time: float | None = None
     last_time: float | None = None
+    session_start: float | None = None  # the time of this session's run_started or run_resumed
+    earlier_sessions_s: float = 0.0  # what the sessions before it lasted (the pauses between them not counted)
     recent_steps: list[tuple[float, int]] = field(default_factory=list)  # (time, global step), for the rate
     adapted: dict | None = None  # the adapted event of a derived run (training.evaluation.site_shift)
 
@@ -118,6 +120,10 @@ class RunState:
         t = event.get("time")
         if isinstance(t, (int, float)):
             self.first_time = t if self.first_time is None else self.first_time
+            if kind in ("run_started", "run_resumed") or self.session_start is None:
+                if self.session_start is not None and self.last_time is not None:
+                    self.earlier_sessions_s += max(0.0, self.last_time - self.session_start)
+                self.session_start = t
             self.last_time = t
         if kind in LIFECYCLE:
             self.lifecycle = event
@@ -412,8 +418,8 @@ class RunReader:
             p.lr = s.last_step.get("lr")
         if s.epochs and p.lr is None:
             p.lr = s.epochs[last_epoch].get("lr")
-        if s.first_time is not None and s.last_time is not None:
-            p.elapsed_s = s.last_time - s.first_time
+        if s.session_start is not None and s.last_time is not None:
+            p.elapsed_s = s.earlier_sessions_s + (s.last_time - s.session_start)  # training time, pauses left out
         p.eta_s = self._eta(p)
         return p
 
