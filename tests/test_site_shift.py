@@ -126,3 +126,39 @@ def test_the_preregistered_study_runs_end_to_end_on_a_tiny_run(site_setup, tmp_p
     assert set(entry["b"]) == set(ADAPTATIONS) and all(entry["b"][row]["run"] for row in ADAPTATIONS)
     assert {"shifted", "p_value", "domain_auc"} <= set(entry["c"]["test"]) and "shifted" in entry["c"]["control"]
     assert entry["diagnostic"]["n_pairs"] > 0 and entry["diagnostic"]["mean_abs_difference"] < 1e-4  # same files
+
+
+async def test_the_evaluation_screen_chooses_the_centre_checks_a_site_and_offers_to_adapt(site_setup):
+    import time
+
+    from textual.app import App
+
+    from pneumo_tui.screens.evaluation import EvaluationScreen, EvaluationView
+
+    run, _, shifted = site_setup
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(EvaluationScreen(run))
+
+    before = {p.name for p in run.parent.iterdir()}
+    app = Host()
+    async with app.run_test(size=(140, 50)) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one(EvaluationView)
+        await pilot.press("Y")
+        assert view.how == "youden-centre on val" and view.rule == "youden-centre"
+        assert "the threshold youden-centre chooses moves by" in str(view.text("stability").render())
+        await pilot.press("f")
+        view.site_input.value = str(shifted)
+        await pilot.press("enter")
+        deadline = time.monotonic() + 120
+        while view.shift is None and time.monotonic() < deadline:
+            await pilot.pause(0.2)
+        assert view.shift is not None and view.shift["shifted"] is True
+        assert "SHIFTED" in str(view.text("shift").render()) and "a: adapt" in str(view.text("shift").render())
+        await pilot.press("a")
+        while {p.name for p in run.parent.iterdir()} == before and time.monotonic() < deadline:
+            await pilot.pause(0.2)
+    made = {p.name for p in run.parent.iterdir()} - before
+    assert any("adapted-prior" in name for name in made)

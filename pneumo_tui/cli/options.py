@@ -38,14 +38,3 @@ def resolve(ref: str, runs: Path) -> Path:
         return resolve_run(ref, runs)
     except RunNotFound as exc:
         fail(str(exc))
-
-
-SYNTHETIC_LINE = "SYNTHETIC data: drawn shapes, not radiographs; no figure here says anything about X-rays"
-
-
-def synthetic_run(run_dir: Path) -> bool:
-    """The run was trained on the SYNTHETIC demo set (its config says so)."""
-    from training.run.store import load_config
-
-    data = load_config(run_dir).get("data")
-    return isinstance(data, dict) and data.get("synthetic") is True

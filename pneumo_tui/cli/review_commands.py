@@ -10,8 +10,9 @@ import typer
 from training.core.jsontext import json_text
 from training.run.paths import RunPaths
 
+from ..words import SYNTHETIC_LINE, stability_words, support_words, synthetic_run
 from .errors import fail, user_errors
-from .options import RUNS, RUNS_DIR_ALIAS, SYNTHETIC_LINE, resolve, runs_folder, synthetic_run
+from .options import RUNS, RUNS_DIR_ALIAS, resolve, runs_folder
 
 SPLIT_OPTION = typer.Option("test", "--split", help="Which rows of predictions.csv: test or val.")
 _ERRORS = (FileNotFoundError, ValueError, OSError)
@@ -126,7 +127,7 @@ def threshold(
     from training.evaluation.review_cases import labels_and_probabilities, load_rows, split_rows
     from training.metrics.binary import binary_metrics
     from training.metrics.thresholds import choose_threshold, operating_point_support, rule_stability
-    from training.run.operating_point import load_operating_point, save_threshold
+    from training.run.operating_point import load_operating_point, save_threshold, saved_rule
 
     if sum((youden, sensitivity is not None, value is not None)) > 1:
         fail("choose one of --youden, --sensitivity X, --value T")
@@ -148,7 +149,7 @@ def threshold(
             chosen, how = value, "manual"
         else:
             saved = load_operating_point(run_dir)
-            chosen, how, rule = saved["threshold"], None, _rule_of(run_dir)
+            chosen, how, rule = saved["threshold"], None, saved_rule(run_dir)
     metrics = binary_metrics(labels, probs, chosen)
     support = operating_point_support(labels, probs, chosen)
     stability = rule_stability(rule or "youden", labels, probs)
@@ -163,41 +164,9 @@ def threshold(
     _print_stability(stability, rule)
 
 
-def _rule_of(run_dir: Path) -> str | None:
-    """The rule the saved operating point was chosen by (threshold.json's "rule"), when it says one."""
-    from training.metrics.thresholds import parse_threshold_rule
-    from training.run.operating_point import load_operating_point_details
-
-    rule = load_operating_point_details(run_dir).get("rule")
-    try:
-        return rule if isinstance(rule, str) and parse_threshold_rule(rule)[0] != "fixed" else None
-    except ValueError:
-        return None
-
-
 def _print_stability(stability: dict, rule: str | None) -> None:
-    if not stability:
-        return
-    typer.echo(f"flat optimum of {stability['flat_rule']}: within {stability['flat_tolerance']:g} of its best from "
-               f"{stability['flat_low']:.4f} to {stability['flat_high']:.4f} ({stability['flat_width_logits']:.2f} "
-               f"logits wide); its centre in logits {stability['flat_centre']:.4f}")
-    what = rule or f"{stability['flat_rule']} (plain)"
-    typer.echo(f"the threshold {what} chooses moves by {stability['spread_logits']:.2f} logits (sd) over 1,000 "
-               "bootstrap resamples of these images")
-
-
-def support_words(where: str, support: dict) -> tuple[str, str | None]:
-    """``(stands_on, warning)``: the images an operating point stands on with its sensitivity and specificity there
-    (95% Wilson intervals), and the warning line when they are too few (None otherwise). ``pneumo threshold``
-    prints them; the app's Evaluation screen shows the same words."""
-    def interval(name: str) -> str:
-        f = support[name]
-        return "-" if f["value"] is None else f"{f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]"
-
-    stands_on = (f"on {support['n']} {where} images ({support['n_negative']} NORMAL, {support['n_positive']} "
-                 f"PNEUMONIA): sensitivity {interval('sensitivity')}, specificity {interval('specificity')} "
-                 "(95% Wilson)")
-    return stands_on, (f"warning: {support['warning']}" if support["warning"] else None)
+    for line in stability_words(stability, rule):
+        typer.echo(line)
 
 
 def _print_support(where: str, support: dict, metrics: dict) -> None:

@@ -14,8 +14,9 @@ import typer
 from training.core.jsontext import json_text
 from training.run.schema import BEST_VAL_SCORE, HEADLINE, LOG_LINE, METRICS, VAL_LOSS
 
+from ..words import SYNTHETIC_LINE, synthetic_run
 from .errors import fail, user_errors
-from .options import RUNS, RUNS_DIR_ALIAS, RUNS_OUT_ALIAS, SYNTHETIC_LINE, resolve, runs_folder, synthetic_run
+from .options import RUNS, RUNS_DIR_ALIAS, RUNS_OUT_ALIAS, resolve, runs_folder
 
 # Besides the engine's own errors (training.core.errors.PneumoError), shown as one line without a traceback.
 ENGINE_ERRORS = (FileNotFoundError,)

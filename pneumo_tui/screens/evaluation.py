@@ -30,18 +30,19 @@ from training.evaluation.review_cases import labels_and_probabilities, load_rows
 from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
 from training.metrics.thresholds import (
+    choose_threshold,
     operating_point_support,
     pr_curve,
     roc_curve,
+    rule_stability,
     threshold_for_sensitivity,
     youden,
 )
-from training.run.operating_point import load_threshold, save_threshold
+from training.run.operating_point import load_threshold, save_threshold, saved_rule
 from training.run.paths import RunPaths
 
-from ..cli.options import SYNTHETIC_LINE, synthetic_run
-from ..cli.review_commands import support_words
 from ..stylesheets import sheet
+from ..words import SYNTHETIC_LINE, stability_words, support_words, synthetic_run
 
 N_BOOT = 1000
 
@@ -59,10 +60,13 @@ class EvaluationView(Vertical, can_focus=True):
         Binding("shift+right,up", "nudge(0.001)", "Fine +", show=False),
         Binding("h", "preset_half", "0.5"),
         Binding("y", "preset_youden", "Youden (val)"),
+        Binding("Y", "preset_youden_centre", "Youden centre (val)"),
         Binding("s", "preset_sensitivity", "Sens >= X (val)"),
         Binding("x", "edit_target", "Set X"),
         Binding("v", "toggle_split", "val/test"),
         Binding("w", "save", "Save threshold"),
+        Binding("f", "edit_site", "Site shift"),
+        Binding("a", "adapt", "Adapt to site", show=False),
         Binding("pageup", "scroll_numbers(-1)", "Scroll figures", show=False),
         Binding("pagedown", "scroll_numbers(1)", "Scroll figures", show=False),
     ]
@@ -79,8 +83,12 @@ class EvaluationView(Vertical, can_focus=True):
         self.threshold = load_threshold(self.run_dir)
         self.synthetic = synthetic_run(self.run_dir)
         self.how = "saved" if RunPaths(self.run_dir).threshold.exists() else "default"
+        self.rule = saved_rule(self.run_dir)  # the rule the threshold came from (None: set by hand or default)
+        self._stability: dict[str, dict] = {}  # rule -> its flat optimum and spread on validation
         self.target_sensitivity = 0.95
         self.cis: dict | None = None
+        self.site: Path | None = None
+        self.shift: dict | None = None
 
     # --- data ------------------------------------------------------------------
 
@@ -106,10 +114,14 @@ class EvaluationView(Vertical, can_focus=True):
                 yield Input(placeholder="target sensitivity, e.g. 0.95", id="eval-target")
                 yield Static("", id="eval-target-error")
                 yield Static("", id="eval-support")
+                yield Static("", id="eval-stability")
+                yield Input(placeholder="folder of a site's films (labels not read)", id="eval-site")
+                yield Static("", id="eval-shift")
                 yield Static("", id="eval-ci")
                 yield Static(
-                    "←/→ threshold ±0.01 (↑/↓ ±0.001) · h 0.5 · y Youden · s sensitivity ≥ X · x set X\n"
-                    "v val/test · w save threshold · PgUp/PgDn scroll. Presets use validation rows only.",
+                    "←/→ threshold ±0.01 (↑/↓ ±0.001) · h 0.5 · y Youden · Y its centre · s sensitivity ≥ X · "
+                    "x set X\nv val/test · w save threshold · f a site's shift (a: adapt) · PgUp/PgDn scroll. "
+                    "Presets use validation rows only.",
                     id="eval-help")
             with Vertical(id="eval-plots"):
                 yield PlotWidget(id="eval-roc", allow_pan_and_zoom=False)
@@ -127,7 +139,11 @@ class EvaluationView(Vertical, can_focus=True):
 
     @property
     def target_input(self) -> Input:
-        return self.query_one(Input)
+        return self.query_one("#eval-target", Input)
+
+    @property
+    def site_input(self) -> Input:
+        return self.query_one("#eval-site", Input)
 
     def on_mount(self) -> None:
         for plot in self.query(PlotWidget):
@@ -167,6 +183,7 @@ class EvaluationView(Vertical, can_focus=True):
             f"accuracy    {fmt('accuracy')}   AUC         {fmt('auc')}\n"
             f"target X = sensitivity ≥ {self.target_sensitivity:.2f}")
         self.text("support").update(self.support_text())
+        self.text("stability").update(self.stability_text())
 
     def support_text(self) -> Text:
         """What the operating point stands on: the validation images of each class, its sensitivity and
@@ -180,6 +197,15 @@ class EvaluationView(Vertical, can_focus=True):
             text.append("\n")
             text.append(warning, style="bold yellow")
         return text
+
+    def stability_text(self) -> Text:
+        """Where the current rule's optimum is flat on validation and how far its choice moves (``pneumo
+        threshold``'s words); for a hand-set threshold, those of plain Youden. Worked out once per rule."""
+        rule = self.rule or "youden"
+        if rule not in self._stability:
+            labels, probabilities = self.arrays("val") if self.rows["val"] else (np.zeros(0), np.zeros(0))
+            self._stability[rule] = rule_stability(rule, labels, probabilities) if self._both_classes("val") else {}
+        return Text("\n".join(stability_words(self._stability[rule], self.rule)), style="dim")
 
     def _update_plots(self) -> None:
         roc, pr = self.plot("roc"), self.plot("pr")
@@ -230,9 +256,9 @@ class EvaluationView(Vertical, can_focus=True):
 
     # --- threshold actions --------------------------------------------------------
 
-    def set_threshold(self, value: float, how: str) -> None:
+    def set_threshold(self, value: float, how: str, rule: str | None = None) -> None:
         self.threshold = float(np.clip(value, 0.0, 1.0))
-        self.how = how
+        self.how, self.rule = how, rule
         self.update_all()
 
     def action_nudge(self, step: float) -> None:
@@ -241,18 +267,25 @@ class EvaluationView(Vertical, can_focus=True):
     def action_preset_half(self) -> None:
         self.set_threshold(0.5, "0.5")
 
+    def action_preset_youden_centre(self) -> None:
+        if not self._both_classes("val"):
+            self.notify("Youden needs validation rows of both classes", severity="warning")
+            return
+        self.set_threshold(*choose_threshold("youden-centre", *self.arrays("val")), "youden-centre")
+
     def action_preset_youden(self) -> None:
         if not self._both_classes("val"):
             self.notify("Youden needs validation rows of both classes", severity="warning")
             return
-        self.set_threshold(youden(*self.arrays("val")), "youden on val")
+        self.set_threshold(youden(*self.arrays("val")), "youden on val", "youden")
 
     def action_preset_sensitivity(self) -> None:
         if not self._both_classes("val"):
             self.notify("this preset needs validation rows of both classes", severity="warning")
             return
         x = self.target_sensitivity
-        self.set_threshold(threshold_for_sensitivity(*self.arrays("val"), x), f"sensitivity>={x:g} on val")
+        self.set_threshold(threshold_for_sensitivity(*self.arrays("val"), x), f"sensitivity>={x:g} on val",
+                           f"sensitivity>={x:g}")
 
     def action_edit_target(self) -> None:
         target = self.target_input
@@ -262,6 +295,10 @@ class EvaluationView(Vertical, can_focus=True):
         target.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "eval-site":
+            event.stop()
+            self._check_site(event.value.strip())
+            return
         if event.input.id != "eval-target":
             return
         event.stop()
@@ -277,6 +314,69 @@ class EvaluationView(Vertical, can_focus=True):
         if event.key == "escape" and self.target_input.has_class("editing"):
             event.stop()  # leaves the box, not the screen
             self._close_target()
+        elif event.key == "escape" and self.site_input.has_class("editing"):
+            event.stop()
+            self.site_input.remove_class("editing")
+            self.focus()
+
+    # --- a site's shift, and adapting to it ------------------------------------------------
+
+    def action_edit_site(self) -> None:
+        self.site_input.add_class("editing")
+        self.site_input.focus()
+
+    def _check_site(self, folder: str) -> None:
+        self.site_input.remove_class("editing")
+        self.focus()
+        if not folder or not Path(folder).expanduser().is_dir():
+            self.text("shift").update(Text(f"No such folder: {folder or '(empty)'}", style="bold red"))
+            return
+        self.site = Path(folder).expanduser()
+        self.text("shift").update(Text(f"Comparing {self.site} with validation ...", style="italic"))
+        self._detect(self.site)
+
+    @work(thread=True, exclusive=True, group="eval-shift")
+    def _detect(self, folder: Path) -> None:
+        from training.core.errors import one_line
+        from training.evaluation.site_shift import detect_shift
+
+        try:
+            result = detect_shift(self.run_dir, folder)
+        except Exception as exc:  # noqa: BLE001 - an unusable folder or run is said in one line
+            self.app.call_from_thread(self.text("shift").update, Text(f"Shift: {one_line(exc)}", style="red"))
+            return
+        self.app.call_from_thread(self._show_shift, result)
+
+    def _show_shift(self, result: dict) -> None:
+        self.shift = result
+        text = Text("SHIFTED: " if result["shifted"] else "not shifted: ", style="bold yellow" if result["shifted"]
+                    else "bold")
+        text.append(result["verdict"])
+        text.append(f"\n(site {result['n_site']} films, positive rate {result['positive_rate']['site']:.2f} against "
+                    f"validation's {result['positive_rate']['reference']:.2f})")
+        if result["shifted"]:
+            text.append("\na: adapt for it without labels (a derived run: the site's prior by EM)", style="bold")
+        self.text("shift").update(text)
+
+    def action_adapt(self) -> None:
+        if not self.shift or not self.shift.get("shifted"):
+            self.notify("check a site first (f); adapting is offered where a shift is found", severity="warning")
+            return
+        self.notify(f"adapting {self.run_dir.name} to {self.site} ...")
+        self._adapt(self.site)
+
+    @work(thread=True, exclusive=True, group="eval-adapt")
+    def _adapt(self, folder: Path) -> None:
+        from training.core.errors import one_line
+        from training.evaluation.site_shift import adapt_run
+
+        try:
+            derived = adapt_run(self.run_dir, folder, prior=True)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, f"could not adapt: {one_line(exc)}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"wrote {derived.name} (the site's prior by EM); the Runs screen "
+                                  "lists it", timeout=10)
 
     def _close_target(self) -> None:
         self.target_input.remove_class("editing")
@@ -300,7 +400,8 @@ class EvaluationView(Vertical, can_focus=True):
         how = self.how if self.how not in ("saved", "default") else "manual"
         try:
             save_threshold(self.run_dir, self.threshold, how, val_sensitivity=val.get("sensitivity"),
-                           val_specificity=val.get("specificity"))
+                           val_specificity=val.get("specificity"), rule=self.rule or "manual",
+                           **(self._stability.get(self.rule) or {}))
         except OSError as exc:
             self.notify(f"could not save {RunPaths(self.run_dir).threshold.name}: {exc}", severity="error")
             return

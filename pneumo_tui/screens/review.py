@@ -26,11 +26,11 @@ from training.run.operating_point import load_threshold
 from training.run.paths import RunPaths
 from training.run.review_notes import ReviewNotes
 
-from ..cli.options import SYNTHETIC_LINE, synthetic_run
 from ..messages import OpenEvaluation
 from ..stylesheets import sheet
 from ..widgets.folded import fold_line
 from ..widgets.xray import XRayView
+from ..words import SYNTHETIC_LINE, synthetic_run
 
 VERDICT = Binding.Group("Verdict")
 FILTER = Binding.Group("Filter")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from training.core.errors import PneumoError
 from training.core.fileio import atomic_write_json
-from training.metrics.thresholds import DEFAULT_THRESHOLD
+from training.metrics.thresholds import DEFAULT_THRESHOLD, parse_threshold_rule
 from training.run.paths import RunPaths
 
 DEFAULT_HOW = "the default: no operating point chosen yet"
@@ -67,6 +67,16 @@ def load_operating_point_details(run_dir: Path) -> dict:
     except (OSError, ValueError, RecursionError):
         return {}
     return info if isinstance(info, dict) else {}
+
+
+def saved_rule(run_dir: Path) -> str | None:
+    """The rule the saved operating point was chosen by (threshold.json's ``rule``), or None when it names
+    none (a threshold set by hand, the default)."""
+    rule = load_operating_point_details(run_dir).get("rule")
+    try:
+        return rule if isinstance(rule, str) and parse_threshold_rule(rule)[0] != "fixed" else None
+    except ValueError:
+        return None
 
 
 def save_threshold(run_dir: Path, threshold: float, how: str, **details) -> None:
