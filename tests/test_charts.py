@@ -154,3 +154,27 @@ async def test_chart_ticks_on_screen_are_distinct_even_and_whole_on_the_step_axi
     x = x_line.split()
     assert len(x) >= 2 and all(t.isdigit() for t in x)  # the step axis: whole numbers
     assert len({int(b) - int(a) for a, b in zip(x, x[1:], strict=False)}) == 1
+
+
+async def test_any_plot_widget_gets_the_same_ticks_with_use_nice_ticks():
+    # For the evaluation's ROC and PR plots (PlotWidget's own ticks left out 0.8 at some heights).
+    from textual.app import App
+    from textual_plot import PlotWidget
+
+    from pneumo_tui.widgets.charts import use_nice_ticks
+
+    class Host(App):
+        def compose(self):
+            yield PlotWidget(allow_pan_and_zoom=False)
+
+    app = Host()
+    async with app.run_test(size=(60, 20)) as pilot:
+        plot = app.query_one(PlotWidget)
+        use_nice_ticks(plot)
+        plot.plot([0.0, 0.1, 0.4, 1.0], [0.0, 0.6, 0.9, 1.0])
+        await pilot.pause()
+        rows = plot.query_one("#plot").size.height - 2
+        ticks, labels = plot._y_formatter.get_ticks_and_labels(0.0, 1.0)
+        assert rows >= 10 and labels == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        _, x_labels = plot._x_formatter.get_ticks_and_labels(0.0, 1.0)
+        assert "0.8" in x_labels and len(set(x_labels)) == len(x_labels)
