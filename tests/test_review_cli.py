@@ -147,6 +147,30 @@ def test_compare_matches_by_id(tmp_path):
     assert out["mcnemar"]["p_value"] == pytest.approx(expected["p_value"])
     text = invoke("compare", a, b)
     assert "McNemar" in text.stdout and "DeLong" in text.stdout
+    # The conclusion for these two runs, in words, with their own p values (not a template).
+    last = text.stdout.strip().splitlines()[-2:]
+    assert last[1] == (f"AUC differs: p = {out['delong']['p_value']:.4g} < 0.05; A ranks the cases better "
+                       f"(AUC {out['delong']['auc_a']:.4f} vs {out['delong']['auc_b']:.4f}).")
+    accuracy = out["mcnemar"]
+    verdict = "Accuracy differs" if accuracy["p_value"] < 0.05 else "No evidence of a difference in accuracy"
+    assert last[0].startswith(verdict) and f"p = {accuracy['p_value']:.4g}" in last[0]
+    assert "otherwise" not in text.stdout
+
+
+def test_compare_says_when_the_images_cannot_tell_two_runs_apart(tmp_path):
+    from training.evaluation.compare import conclusions
+
+    a = write_run(tmp_path / "run-a", seed=1, images=False)
+    same = invoke("compare", a, a).stdout.strip().splitlines()[-2:]
+    assert same == ["No evidence of a difference in accuracy: A and B are right and wrong on the same 60 images "
+                    "(p = 1).", "No evidence of a difference in AUC on these 60 images (p = 1 >= 0.05)."]
+    close = {"n_matched": 60, "mcnemar": {"p_value": 0.41, "accuracy_a": 0.8, "accuracy_b": 0.78,
+                                          "a_right_b_wrong": 5, "b_right_a_wrong": 4},
+             "delong": {"p_value": 0.003, "auc_a": 0.91, "auc_b": 0.95}}
+    assert conclusions(close) == [
+        "No evidence of a difference in accuracy on these 60 images (p = 0.41 >= 0.05).",
+        "AUC differs: p = 0.003 < 0.05; B ranks the cases better (AUC 0.9100 vs 0.9500).",
+    ]
 
 
 def test_compare_matches_the_same_film_under_either_id_prefix(tmp_path):

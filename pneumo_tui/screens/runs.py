@@ -1,39 +1,90 @@
 """The Runs screen: every run in the runs folder, and their curves overlaid.
 
-Space picks runs for the overlay (each keeps its colour), Enter attaches to
-one and follows it live on the Train screen. Smoothing is TensorBoard's
-debiased moving average with the raw curve left faint.
+Space picks runs for the overlay (each keeps its colour, and gets a marker and
+line texture by the order it was picked, so runs differ with NO_COLOR too),
+Enter attaches to one and follows it live on the Train screen. Smoothing is
+TensorBoard's debiased moving average with the raw curve left faint. The lines
+under the table tell the highlighted run in full; while the logs are first
+read (in a thread, runs listed as they are read) they say how many are left.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from training.run.paths import RunPaths
 from training.run.schema import OVERLAY
-from training.run.state import RunReader
+from training.run.state import RunReader, RunSummary
 from training.run.store import is_run_dir
 
+from ..cli.train_commands import recipe_and_model
 from ..messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun, RunUpdated
 from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
-from ..widgets.run_table import RunTable
+from ..widgets.run_table import DATE_PREFIX, RunTable, run_detail
 from ..widgets.smoothing import SmoothingSlider
 from .tab_view import PollingView
 
 OVERLAY_METRICS = OVERLAY  # the per-epoch metrics m cycles through
 SCAN_TICKS = 5  # look for new run folders every few seconds; known runs are polled every tick
+HANDOVER_S = 0.2  # the first read hands its runs to the table at most this often (the first one at once)
+LEGEND_WIDTH = 36  # a legend label longer than this is cut at its end
+IGNORED_SETTINGS = ("name", "description", "extends", "model")
 
 
-def _short_id(run_id: str) -> str:
-    """Run ids start with the date; in a legend the end (time, model) tells runs apart."""
-    return run_id if len(run_id) <= 22 else "…" + run_id[-21:]
+def _setting(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _with_recipe(part: str, recipe: str, name: str) -> str:
+    """``142233-best`` and ``best (resnet_small)``: ``142233 best (resnet_small)`` (the id's tail said in full)."""
+    if part.endswith(f"-{name}"):
+        part = part[: -len(name) - 1]
+    return part if recipe in part else f"{part} {recipe}"
+
+
+def legend_labels(summaries: list[RunSummary], configs: list[dict]) -> list[str]:
+    """What tells the overlaid runs apart, one label per run, readable without colour.
+
+    The part of the run ids that differs (their shared date and shared recipe suffix dropped), the recipe
+    (model) when that differs, SYNTHETIC when only some are, and up to two recipe settings that differ
+    (``lr=0.001``). One run alone: its id, less the date when long.
+    """
+    ids = [s.run_id for s in summaries]
+    if len(ids) <= 1:
+        return [r if len(r) <= 24 else DATE_PREFIX.sub("", r) for r in ids]
+    tokens = [r.split("-") for r in ids]
+    shortest = min(map(len, tokens))
+    lead = 0
+    while lead < shortest - 1 and len({t[lead] for t in tokens}) == 1:
+        lead += 1
+    tail = 0
+    while tail < shortest - lead - 1 and len({t[-1 - tail] for t in tokens}) == 1:
+        tail += 1
+    parts = ["-".join(t[lead:len(t) - tail]) or r for t, r in zip(tokens, ids, strict=True)]
+    recipes = [recipe_and_model(s) for s in summaries]
+    if len(set(recipes)) > 1:
+        parts = [_with_recipe(p, r, s.recipe or s.model) for p, r, s in zip(parts, recipes, summaries, strict=True)]
+    if len({s.synthetic for s in summaries}) > 1:
+        parts = [f"{p} SYNTHETIC" if s.synthetic else p for p, s in zip(parts, summaries, strict=True)]
+    settings = [c.get("recipe") if isinstance(c.get("recipe"), dict) else {} for c in configs]
+    keys = [k for k in dict.fromkeys(k for s in settings for k in s) if k not in IGNORED_SETTINGS
+            and not isinstance(next((s[k] for s in settings if k in s), None), (dict, list))
+            and len({_setting(s.get(k)) for s in settings}) > 1][:2]
+    labels = []
+    for part, s in zip(parts, settings, strict=True):
+        label = " ".join([part, *(f"{k}={_setting(s.get(k, '-'))}" for k in keys)])
+        labels.append(label if len(label) <= LEGEND_WIDTH else label[: LEGEND_WIDTH - 1] + "…")
+    return labels
 
 
 class RunsView(PollingView):
@@ -59,21 +110,27 @@ class RunsView(PollingView):
         self.metric = OVERLAY_METRICS[0]
         self.log_scale = False
         self.followers: dict[str, RunReader] = {}
-        self.loaded = False  # the first read of every log happens in a thread; until then the table is empty
+        self.loaded = False  # the first read of every log happens in a thread, handing runs over as they are read
+        self.to_read: int | None = None  # runs that first read found (None: not counted yet)
+        self.notice: str | None = None  # a message in the detail line until the cursor or the selection moves
+        self._notice_at: str | None = None  # the run highlighted when it was given
         self._ticks = 0
         self._drawn: tuple | None = None
         self._shown_versions: dict[str, int] = {}  # the version of each run the table shows
 
     def compose(self) -> ComposeResult:
         yield RunTable(id="run-table")
-        yield Static(id="runs-controls")
-        yield SmoothingSlider(0.6, id="smoothing")
+        yield Static(id="run-detail")
+        with Horizontal(id="runs-control-line"):  # one line at 80x24: the charts need the rows
+            yield SmoothingSlider(0.6, id="smoothing")
+            yield Static(id="runs-controls")
         with ChartDeck(id="runs-charts"):
             yield CurveChart("Training loss per step", id="overlay-steps")
             yield CurveChart("Validation per epoch", integer_x=True, id="overlay-epochs")
 
     def on_mount(self) -> None:
         self._show_controls()
+        self._show_detail()
         self._first_load()
 
     # ---- the children the view works with
@@ -81,6 +138,10 @@ class RunsView(PollingView):
     @property
     def table(self) -> RunTable:
         return self.query_one(RunTable)
+
+    @property
+    def detail(self) -> Static:
+        return self.query_one("#run-detail", Static)
 
     @property
     def controls(self) -> Static:
@@ -115,15 +176,41 @@ class RunsView(PollingView):
 
     @work(thread=True, exclusive=True, group="runs-load")
     def _first_load(self) -> None:
-        """Read every run's log once, off the UI thread: a folder of long runs is megabytes of JSON."""
+        """Read every run's log once, off the UI thread (a folder of long runs is megabytes of JSON), handing
+        the runs to the table as they are read: the first at once, then a batch every HANDOVER_S."""
+        worker = get_current_worker()
         followers = self._new_followers()
-        for follower in followers.values():
+        if not self._hand_over(self._counted, len(followers)):
+            return
+        batch: dict[str, RunReader] = {}
+        handed = float("-inf")
+        for run_id, follower in followers.items():
+            if worker.is_cancelled:
+                return
             follower.poll()
-        self.app.call_from_thread(self._adopt, followers)
+            batch[run_id] = follower
+            if time.monotonic() - handed >= HANDOVER_S:
+                if not self._hand_over(self._adopt, batch, False):
+                    return
+                batch, handed = {}, time.monotonic()
+        self._hand_over(self._adopt, batch, True)
 
-    def _adopt(self, followers: dict[str, RunReader]) -> None:
-        self.followers = {**followers, **self.followers}
-        self.loaded = True
+    def _hand_over(self, callback, *args) -> bool:
+        """Run ``callback`` on the UI thread; False when the app is closing (nothing more to hand over)."""
+        try:
+            self.app.call_from_thread(callback, *args)
+        except RuntimeError:
+            return False
+        return True
+
+    def _counted(self, n: int) -> None:
+        self.to_read = n
+        self._show_detail()
+
+    def _adopt(self, followers: dict[str, RunReader], done: bool) -> None:
+        for run_id, follower in followers.items():
+            self.followers.setdefault(run_id, follower)  # one a reload found meanwhile stays
+        self.loaded = self.loaded or done
         self._show_table()
         self._redraw()
 
@@ -135,7 +222,24 @@ class RunsView(PollingView):
 
     def _show_table(self) -> None:
         self._shown_versions = {run_id: f.version for run_id, f in self.followers.items()}
-        self.table.show_runs([f.summary() for f in self.followers.values()])
+        self.table.show_runs([f.summary() for _, f in sorted(self.followers.items())])
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The highlighted run in full (or why there is none); while the first read goes on, how far it is."""
+        current = self.table.current
+        if current is not None:
+            text = run_detail(current)
+        elif not self.loaded:
+            text = Text("reading the runs folder…" if self.to_read is None else f"reading {self.to_read} runs…")
+        else:
+            text = Text(f"no runs in {self.runs_dir}/ yet: start one on the Train screen (2) or with pneumo train")
+        lines = text.split("\n")
+        if not self.loaded and current is not None and self.to_read is not None:
+            lines = [lines[0], Text(f"reading runs: {len(self.followers)} of {self.to_read} read…", style="italic")]
+        if self.notice:
+            lines = [Text(self.notice, style="bold"), *lines[1:]]
+        self.detail.update(Text("\n").join(lines), layout=False)
 
     def action_reload(self) -> None:
         self.reload_now()
@@ -169,9 +273,14 @@ class RunsView(PollingView):
         return [table.current_run_id] if table.current_run_id else []
 
     def on_run_table_selection_changed(self) -> None:
+        self.notice = None
+        self._show_detail()
         self._redraw()
 
     def on_data_table_row_highlighted(self) -> None:
+        if self.notice and self.table.current_run_id != self._notice_at:
+            self.notice = None  # the cursor moved on (a refill of the table for a live run keeps the notice)
+        self._show_detail()
         self._redraw()
 
     def _followers_for(self, run_ids: list[str]) -> list[RunReader]:
@@ -186,11 +295,12 @@ class RunsView(PollingView):
             return  # nothing new: no redraw
         self._drawn = key
         steps, epochs = [], []
-        for f in followers:
-            colour = run_colour(f.run_id)
-            steps.append(Curve(_short_id(f.run_id), f.series.step_x, f.series.step_loss, colour))
+        labels = legend_labels([f.summary() for f in followers], [f.config for f in followers])
+        for style, (f, label) in enumerate(zip(followers, labels, strict=True)):
+            colour = run_colour(f.run_id)  # the marker and texture follow the run's place in the overlay
+            steps.append(Curve(label, f.series.step_x, f.series.step_loss, colour, style))
             xs, ys = f.series.epoch_series(self.metric)
-            epochs.append(Curve(_short_id(f.run_id), xs, ys, colour))
+            epochs.append(Curve(label, xs, ys, colour, style))
         is_loss = self.metric.endswith("loss")
         self.chart("steps").set_data(
             steps, smoothing=smoothing, log=self.log_scale,
@@ -206,7 +316,7 @@ class RunsView(PollingView):
     def _show_controls(self) -> None:
         self.controls.update(
             Text.assemble(("metric ", "bold"), self.metric, ("  log ", "bold"), "on" if self.log_scale else "off",
-                          "   space: overlay  enter: attach  [ ]: smoothing  m: metric  l: log"),
+                          "   m metric  l log  v next chart", no_wrap=True, overflow="ellipsis"),
             layout=False,
         )
 
@@ -264,8 +374,13 @@ class RunsView(PollingView):
 
     def action_compare(self) -> None:
         table = self.table
-        if len(table.selected) != 2:
-            self.notify("select exactly two runs with space to compare them", severity="warning")
+        n = len(table.selected)
+        if n != 2:
+            picked = "none is picked" if n == 0 else "1 is picked" if n == 1 else f"{n} are picked"
+            self.notice = f"! Compare takes two runs and {picked}: pick two with space, then press c."
+            self._notice_at = table.current_run_id
+            self._show_detail()  # stays on screen until the cursor or the selection moves
+            self.notify(self.notice.removeprefix("! "), title="Compare", severity="warning", timeout=10)
             return
         a, b = (table.summaries[r].path for r in table.selected)
         self.post_message(CompareRuns(a, b))

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Static
 from textual_hires_canvas import Canvas
 from textual_plot import HiResMode, PlotWidget
-from textual_plot.axis_formatter import AxisFormatter, NumericAxisFormatter
+from textual_plot.axis_formatter import AxisFormatter
 
 from training.run.schema import LOSS_CHART, SCORE_CHART
 
@@ -103,36 +104,239 @@ def downsample(xs: Sequence[float], ys: Sequence[float], max_points: int) -> tup
     return out_x, out_y
 
 
-class LogAxisFormatter(AxisFormatter):
-    """Ticks for an axis whose data are log10 values: labelled with the real values."""
+# ---- axis ticks: evenly spaced nice numbers, distinct labels, as many as the axis has room for
+
+NICE_MANTISSAS = (1.0, 2.0, 2.5, 5.0)  # ticks are 1, 2, 2.5 or 5 x 10^k apart
+Y_LABEL_WIDTH = 6  # the charts' left margin (7) less the column PlotWidget keeps free
+
+
+def _exact_decimals(values: Sequence[float], limit: int = 10) -> int:
+    """The fewest decimals that write every value exactly (so distinct values get distinct labels)."""
+    gaps = [abs(b - a) for a, b in zip(values, values[1:], strict=False) if b != a]
+    tolerance = 1e-6 * min([abs(v) for v in values if v] + gaps, default=1.0)
+    for d in range(limit + 1):
+        if all(abs(round(v, d) - v) <= tolerance for v in values):
+            return d
+    return limit
+
+
+def _sci(values: Sequence[float]) -> list[str]:
+    """Compact scientific labels (``2.5e-4``), with the fewest mantissa decimals that keep them exact."""
+    parts = []
+    for v in values:
+        e = math.floor(math.log10(abs(v))) if v else 0
+        parts.append((v / 10**e, e))
+    d = _exact_decimals([m for m, _ in parts], limit=4)
+    return ["0" if v == 0 else f"{m:.{d}f}e{e}" for v, (m, e) in zip(values, parts, strict=True)]
+
+
+def tick_labels(ticks: Sequence[float], max_width: int | None = None) -> list[str]:
+    """One label per tick, with the same number of decimals, enough that no two labels repeat.
+
+    Labels wider than ``max_width`` (the y axis's margin) are written in compact scientific notation.
+    """
+    if not ticks:
+        return []
+    d = _exact_decimals(ticks)
+    labels = [f"{t:.{d}f}" for t in ticks]
+    if max_width is not None and max(map(len, labels)) > max_width:
+        labels = _sci(ticks)
+    return labels
+
+
+def _clean(value: float, step: float) -> float:
+    """``i * step`` without the float noise (0.30000000000000004), and never -0.0."""
+    decimals = max(0, 2 - math.floor(math.log10(step)))
+    return round(value, decimals) + 0.0
+
+
+def nice_ticks(lo: float, hi: float, fits, *, integer: bool = False) -> list[float]:
+    """Ticks ``step`` apart inside [lo, hi], ``step`` the finest of 1, 2, 2.5, 5 x 10^k that ``fits(step, ticks)``.
+
+    Integer axes (steps, epochs) only get whole-number steps, so never a 1.5.
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    span = hi - lo
+    if span <= 0:
+        return [lo] if not integer or float(lo).is_integer() else []
+    power = math.floor(math.log10(span / 256))  # no axis holds more than 256 ticks: start there
+    if integer:
+        power = max(power, 0)
+    for k in range(power, power + 6):
+        for m in NICE_MANTISSAS:
+            step = m * 10.0**k
+            if integer and not step.is_integer():
+                continue
+            first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+            if last - first > 256:
+                continue
+            ticks = [_clean(i * step, step) for i in range(first, last + 1)]
+            if len(ticks) <= 1 or fits(step, ticks):
+                return ticks
+    return []
+
+
+def _gaps_fit(positions: Sequence[float], span: float, cells: int, min_gap: float) -> bool:
+    """Every two neighbouring ticks at least ``min_gap`` cells apart on an axis ``cells`` long."""
+    gaps = [b - a for a, b in zip(positions, positions[1:], strict=False)]
+    return min(gaps, default=span) / span * cells >= min_gap
+
+
+class NiceAxisFormatter(AxisFormatter):
+    """Linear ticks at nice, evenly spaced numbers, as many as fit the axis (``cells()`` long, when known).
+
+    On the y axis ticks are two rows apart or more (about eight on a tall chart), on the x axis their labels
+    two columns apart or more; when that leaves fewer than two ticks, one row (one column) is enough, so that
+    an axis always shows its scale. ``integer``: whole numbers only (steps and epochs).
+    """
+
+    def __init__(self, cells: Callable[[], int] | None = None, *, vertical: bool = False, integer: bool = False):
+        self.cells, self.vertical, self.integer = cells, vertical, integer
+
+    def _min_gap(self, ticks: list[float], cells: int, tight: bool) -> float:
+        if self.vertical:
+            return 1.0 if tight else max(2.0, cells / 8)
+        label = max(map(len, self.get_labels_for_ticks(ticks)))
+        return label + 1 if tight else max(label + 2, cells / 10)
 
     def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
-        candidates = []
-        for power in range(math.floor(min_) - 1, math.ceil(max_) + 1):
-            for m in (1, 2, 5):
-                t = power + math.log10(m)
-                if min_ <= t <= max_:
-                    candidates.append(t)
-        if len(candidates) < 2:  # a narrow range: fall back to evenly spaced log ticks
-            return NumericAxisFormatter().get_ticks(min_, max_, max_ticks)
-        step = max(1, math.ceil(len(candidates) / max_ticks))
-        return candidates[::step]
-
-    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
-        return [f"{10**t:.2g}" for t in ticks]
-
-
-class IntegerAxisFormatter(NumericAxisFormatter):
-    """Whole-number ticks (epochs): never "1.5"."""
-
-    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
-        ticks = [t for t in super().get_ticks(min_, max_, max_ticks) if float(t).is_integer()]
-        if len(ticks) < 2:
-            ticks = [float(t) for t in range(math.ceil(min_), math.floor(max_) + 1)][:max_ticks]
+        cells = self.cells() if self.cells else 0
+        span = max_ - min_
+        if cells <= 0:
+            return nice_ticks(min_, max_, lambda step, ticks: len(ticks) <= max_ticks, integer=self.integer)
+        ticks: list[float] = []
+        for tight in (False, True):
+            ticks = nice_ticks(min_, max_, lambda step, ticks, tight=tight:
+                               step / span * cells >= self._min_gap(ticks, cells, tight), integer=self.integer)
+            if len(ticks) >= 2:
+                break
         return ticks
 
     def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
-        return [str(int(t)) for t in ticks]
+        if self.integer:
+            return [str(int(round(t))) for t in ticks]
+        return tick_labels(ticks, Y_LABEL_WIDTH if self.vertical else None)
+
+
+# Log ticks: 1-2-5 per decade, or 1-3, or decades only, or every few decades, the densest that fits.
+LOG_SERIES = ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,))
+
+
+def _plain(value: float) -> str:
+    """The shortest exact writing of a tick value: 0.05, 0.1, 2, 500."""
+    text = f"{value:.10f}".rstrip("0").rstrip(".")
+    return text if len(text) <= Y_LABEL_WIDTH else _sci([value])[0]
+
+
+class LogAxisFormatter(AxisFormatter):
+    """Ticks for a (y) axis whose data are log10 values, labelled with the real values, never twice the same.
+
+    Per decade 1, 2, 5 (or fewer when the axis is short); when the range holds fewer than two of those, evenly
+    spaced nice values (0.70, 0.72, 0.74) at their log positions. Rows apart as on ``NiceAxisFormatter``.
+    """
+
+    def __init__(self, cells: Callable[[], int] | None = None):
+        self.cells = cells
+        self._linear = False
+
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        self._linear = False
+        span = max_ - min_
+        if not (math.isfinite(min_) and math.isfinite(max_)) or span <= 0:
+            return []
+        cells = self.cells() if self.cells else 0
+        ticks: list[float] = []
+        for min_gap in (max(2.0, cells / 8), 1.0):
+            def fits(positions: Sequence[float], min_gap=min_gap) -> bool:
+                if cells <= 0:
+                    return len(positions) <= max_ticks
+                return _gaps_fit(positions, span, cells, min_gap)
+
+            ticks = self._ticks(min_, max_, fits)
+            if len(ticks) >= 2:
+                break
+        return ticks
+
+    def _ticks(self, min_: float, max_: float, fits) -> list[float]:
+        decades = range(math.floor(min_) - 1, math.ceil(max_) + 1)
+        candidates = [[p + math.log10(m) for p in decades for m in series] for series in LOG_SERIES]
+        candidates += [[float(p) for p in decades if p % stride == 0] for stride in (2, 3, 5, 10)]
+        for ticks in candidates:
+            ticks = [t for t in ticks if min_ - 1e-12 <= t <= max_ + 1e-12]
+            if len(ticks) < 2:
+                break
+            if fits(ticks):
+                self._linear = False
+                return ticks
+        # Too narrow for two of those (0.6 to 0.9): nice values evenly spaced in value, at their log positions.
+        values = nice_ticks(10**min_, 10**max_, lambda step, values: fits([math.log10(v) for v in values if v > 0]))
+        self._linear = True
+        return [math.log10(v) for v in values if v > 0]
+
+    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
+        values = [float(f"{10**t:.12g}") for t in ticks]
+        if self._linear:
+            return tick_labels(values, Y_LABEL_WIDTH)
+        return [_plain(v) for v in values]
+
+
+def use_nice_ticks(plot: PlotWidget, *, integer_x: bool = False) -> None:
+    """Give ``plot`` (any PlotWidget: the evaluation's ROC and PR too) nice, distinct, evenly spaced ticks."""
+    plot.set_x_formatter(NiceAxisFormatter(lambda: _plot_cells(plot, "x"), integer=integer_x))
+    plot.set_y_formatter(NiceAxisFormatter(lambda: _plot_cells(plot, "y"), vertical=True))
+
+
+def _plot_cells(plot: PlotWidget, axis: str) -> int:
+    """The length of ``plot``'s data area along ``axis``, in cells (the canvas less its frame)."""
+    try:
+        size = plot.query_one("#plot", Canvas).size
+    except NoMatches:
+        return 0
+    return max(0, (size.width if axis == "x" else size.height) - 2)
+
+
+# Besides its colour, each curve of a chart has a line texture and a marker of its own, by its place in the
+# chart: with NO_COLOR (every colour a grey) or a colour shared by two runs, curves still differ.
+CURVE_STYLES = (
+    (HiResMode.BRAILLE, "●"),
+    (HiResMode.QUADRANT, "■"),
+    (HiResMode.BRAILLE, "▲"),
+    (HiResMode.QUADRANT, "◆"),
+    (HiResMode.BRAILLE, "○"),
+    (HiResMode.QUADRANT, "□"),
+    (HiResMode.BRAILLE, "x"),
+    (HiResMode.QUADRANT, "+"),
+)
+LINE_GLYPHS = {HiResMode.BRAILLE: "⠒", HiResMode.QUADRANT: "▀"}  # a level stretch of each texture
+MARKED_POINTS = 3  # a series with at most one point per this many columns gets a marker on every point
+MARKER_SPACING = 12  # otherwise, in a chart of several curves, a marker every this many columns
+
+
+def curve_style(index: int) -> tuple[HiResMode, str]:
+    """The line texture and marker of a chart's ``index``-th curve."""
+    return CURVE_STYLES[index % len(CURVE_STYLES)]
+
+
+def curve_marker(index: int) -> str:
+    return curve_style(index)[1]
+
+
+def legend_glyph(index: int, marked: bool = True) -> str:
+    """What the legend shows for the ``index``-th curve: its texture, and its marker when the chart draws it."""
+    mode, marker = curve_style(index)
+    line = LINE_GLYPHS[mode]
+    return f"{line}{marker}{line}" if marked else line * 3
+
+
+def marker_indices(n: int, most: int) -> list[int]:
+    """At most ``most`` evenly spaced indices of ``n`` points, the first and the last among them."""
+    if n <= most:
+        return list(range(n))
+    if most < 2:
+        return [n - 1]
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
 
 
 @dataclass
@@ -141,10 +345,16 @@ class Curve:
     x: list[float]
     y: list[float]
     colour: str
+    style: int | None = None  # which of CURVE_STYLES (None: the curve's place in the chart)
 
 
 class CurveChart(Vertical):
-    """A titled line chart: smoothing with the raw curve faint, optional log y, a marked x."""
+    """A titled line chart: smoothing with the raw curve faint, optional log y, a marked x.
+
+    Each curve has a texture and a marker of its own (``CURVE_STYLES``), shown in the legend on the title
+    line; a series of one point (a run's first epoch) is drawn as its marker. Ticks are nice, evenly spaced,
+    distinct numbers, as many as fit; whole numbers only on an x axis of steps or epochs.
+    """
 
     DEFAULT_CSS = """
     CurveChart { height: 1fr; min-height: 7; }
@@ -152,11 +362,14 @@ class CurveChart(Vertical):
     CurveChart > PlotWidget { height: 1fr; }
     """
 
-    def __init__(self, title: str, *, integer_x: bool = False, id: str | None = None, classes: str | None = None):
+    def __init__(self, title: str, *, integer_x: bool | None = None, id: str | None = None,
+                 classes: str | None = None):
+        """``integer_x``: whole-number x ticks; None (the default): when every x is a whole number."""
         super().__init__(id=id, classes=classes)
         self.title = title
         self.integer_x = integer_x
         self._curves: list[Curve] = []
+        self._marked: list[bool] = []  # per curve: the last draw put markers on it
         self._smoothing = 0.0
         self._log = False
         self._mark_x: float | None = None
@@ -165,6 +378,9 @@ class CurveChart(Vertical):
         self._hint = ""
         self._shown_title: Text | None = None
         self._signature: tuple | None = None
+        self._x_ticks = NiceAxisFormatter(lambda: self._cells("x"), integer=bool(integer_x))
+        self._y_ticks = NiceAxisFormatter(lambda: self._cells("y"), vertical=True)
+        self._log_ticks = LogAxisFormatter(lambda: self._cells("y"))
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="chart-title")
@@ -174,13 +390,16 @@ class CurveChart(Vertical):
         plot = self.plot
         plot.margin_left, plot.margin_bottom, plot.margin_top = 7, 2, 1  # room for the curves at 80x24
         plot.show_legend(is_visible=False)
-        if self.integer_x:
-            plot.set_x_formatter(IntegerAxisFormatter())
+        plot.set_x_formatter(self._x_ticks)
+        plot.set_y_formatter(self._y_ticks)
         self._show_title()
 
     @property
     def plot(self) -> PlotWidget:
         return self.query_one(PlotWidget)
+
+    def _cells(self, axis: str) -> int:
+        return _plot_cells(self.plot, axis)
 
     def set_data(
         self,
@@ -193,7 +412,8 @@ class CurveChart(Vertical):
         title: str | None = None,
     ) -> None:
         signature = (
-            tuple((c.label, c.colour, len(c.x), c.x[-1] if c.x else None, c.y[-1] if c.y else None) for c in curves),
+            tuple((c.label, c.colour, c.style, len(c.x), c.x[-1] if c.x else None, c.y[-1] if c.y else None)
+                  for c in curves),
             smoothing, log, mark_x, ylimits, title,
         )
         if signature == self._signature:
@@ -215,12 +435,17 @@ class CurveChart(Vertical):
         if self.is_mounted:
             self._show_title()
 
+    def _style_index(self, i: int) -> int:
+        style = self._curves[i].style
+        return i if style is None else style
+
     def _show_title(self) -> None:
         # The legend lives in the title line: PlotWidget's floating legend re-lays out the screen on every draw.
         title = Text(self.title, style="bold")
-        for curve in self._curves:
+        for i, curve in enumerate(self._curves):
             title.append("  ")
-            title.append("━━", style=curve.colour)
+            marked = self._marked[i] if i < len(self._marked) else True
+            title.append(legend_glyph(self._style_index(i), marked), style=curve.colour)
             title.append(f" {curve.label}")
         if self._mark_x is not None:
             title.append("  │ best", style="bold")
@@ -237,16 +462,18 @@ class CurveChart(Vertical):
             return
         with self.app.batch_update():
             self._draw()
+        self._show_title()
 
     def _draw(self) -> None:
         plot = self.plot
         plot.clear()
+        columns = max(1, plot.size.width - plot.margin_left)
         # Braille draws 2 points per cell across; more would be invisible work.
-        budget = max(8, 2 * max(1, plot.size.width - plot.margin_left))
+        budget = max(8, 2 * columns)
         self.drawn_points = 0
-        plot.set_y_formatter(LogAxisFormatter() if self._log else NumericAxisFormatter())
-        plot.set_ylimits(*(self._ylimits if not self._log else (None, None)))
-        for curve in self._curves:
+        shown = []  # (style index, colour, xs, ys) of each curve as drawn
+        faint = []
+        for i, curve in enumerate(self._curves):
             ys = curve.y
             if self._log:
                 xs, ys = _positive(curve.x, ys)
@@ -254,20 +481,74 @@ class CurveChart(Vertical):
             else:
                 xs = curve.x
             if not xs:
+                shown.append((self._style_index(i), curve.colour, [], []))
                 continue
             if self._smoothing > 0 and len(ys) > 2:
-                rx, ry = downsample(xs, ys, budget)
-                plot.plot(rx, ry, line_style=FAINT, hires_mode=HiResMode.BRAILLE)
+                faint.append(downsample(xs, ys, budget))
                 ys = ema_smooth(ys, self._smoothing)
-                self.drawn_points += len(rx)
+                self.drawn_points += len(faint[-1][0])
             dx, dy = downsample(xs, ys, budget)
             self.drawn_points += len(dx)
-            if len(dx) == 1:
-                plot.scatter(dx, dy, marker_style=curve.colour, hires_mode=HiResMode.BRAILLE, label=curve.label)
-            else:
-                plot.plot(dx, dy, line_style=curve.colour, hires_mode=HiResMode.BRAILLE, label=curve.label)
-        if self._mark_x is not None:
-            plot.add_v_line(self._mark_x, line_style="bold")
+            shown.append((self._style_index(i), curve.colour, dx, dy))
+        integer = self.integer_x
+        if integer is None:
+            integer = any(xs for _, _, xs, _ in shown) and all(
+                float(x).is_integer() for _, _, xs, _ in shown for x in xs)
+        self._x_ticks.integer = bool(integer)
+        plot.set_y_formatter(self._log_ticks if self._log else self._y_ticks)
+        all_x = [x for _, _, xs, _ in shown for x in xs] + [x for rx, _ in faint for x in rx]
+        all_y = [y for _, _, _, ys in shown for y in ys] + [y for _, ry in faint for y in ry]
+        xlimits = _padded(all_x + ([self._mark_x] if self._mark_x is not None else []), (None, None),
+                          columns, 0.5 if integer else 0.05)
+        rows = max(1, plot.size.height - plot.margin_top - plot.margin_bottom - 2)
+        ylimits = _padded(all_y, self._ylimits if not self._log else (None, None), rows, 0.05)
+        plot.set_xlimits(*xlimits)
+        plot.set_ylimits(*ylimits)
+        for rx, ry in faint:
+            plot.plot(rx, ry, line_style=FAINT, hires_mode=HiResMode.BRAILLE)
+        several = sum(1 for _, _, xs, _ in shown if xs) > 1
+        x_span = (xlimits[1] - xlimits[0]) if None not in xlimits else 1.0
+        self._marked, markers = [], []
+        for style, colour, xs, ys in shown:
+            mode, marker = curve_style(style)
+            if len(xs) > 1:
+                plot.plot(xs, ys, line_style=colour, hires_mode=mode)
+            # Columns the curve spans: a marker on every point when they are far enough apart, else every few
+            # columns when other curves share the chart (a lone curve needs no marker to be told apart).
+            span = columns * (xs[-1] - xs[0]) / x_span if xs else 0.0
+            every = len(xs) == 1 or (len(xs) > 1 and span / (len(xs) - 1) >= MARKED_POINTS)
+            self._marked.append(bool(xs) and (every or several))
+            if self._marked[-1]:
+                idx = marker_indices(len(xs), len(xs) if every else max(2, int(span // MARKER_SPACING) + 1))
+                markers.append(([xs[j] for j in idx], [ys[j] for j in idx], marker, colour))
+        if self._mark_x is not None and None not in ylimits:
+            # The best epoch's line, as characters under the markers (PlotWidget's own v-line would cover
+            # them: a one-epoch run's only point sits on its best epoch).
+            lo, hi = ylimits
+            ys = [lo + (rows - r + 0.5) / rows * (hi - lo) for r in range(1, rows + 1)]
+            plot.scatter([self._mark_x] * rows, ys, marker="│", marker_style="bold")
+        for xs, ys, marker, colour in markers:  # last, so that no line hides them
+            plot.scatter(xs, ys, marker=marker, marker_style=colour)
+
+
+def _padded(values: list[float], limits: tuple[float | None, float | None], cells: int,
+            flat_pad: float) -> tuple[float | None, float | None]:
+    """Axis limits: ``limits`` where given, else the data's, widened by half a cell each side.
+
+    PlotWidget draws its frame over the outermost cells, so a marker (or the end of a line) exactly at a
+    limit would be hidden: a last epoch, an AUC of 1.0. One value (a single point) gets a band of
+    ``flat_pad`` around it instead of PlotWidget's +-1e-6.
+    """
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return limits
+    lo = limits[0] if limits[0] is not None else min(values)
+    hi = limits[1] if limits[1] is not None else max(values)
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        pad = max(flat_pad, abs(lo) * flat_pad)
+        return lo - pad, hi + pad
+    pad = (hi - lo) / max(1, cells) / 2
+    return lo - pad, hi + pad
 
 
 def _positive(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:

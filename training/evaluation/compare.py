@@ -79,6 +79,37 @@ def format_comparison(result: dict) -> str:
             f"  DeLong: z = {d['z']:.3f}, p = {d['p_value']:.4g}",
         ]
     lines.append("")
-    lines.append("p < 0.05: the difference is unlikely to be chance on these images; "
-                 "otherwise the data cannot tell them apart.")
+    lines += conclusions(result)
     return "\n".join(lines)
+
+
+ALPHA = 0.05
+
+
+def conclusions(result: dict) -> list[str]:
+    """What the two tests say about these two runs, in words: one line for accuracy, one for AUC.
+
+    "differs" only when p < 0.05 (and then which run is better, by how much); otherwise that these images
+    give no evidence of a difference, which is not evidence that the runs are equally good.
+    """
+    m, d, n = result["mcnemar"], result["delong"], result["n_matched"]
+    lines = []
+    p = m["p_value"]
+    if p < ALPHA:
+        better = "A" if m["accuracy_a"] > m["accuracy_b"] else "B"
+        lines.append(f"Accuracy differs: p = {p:.4g} < {ALPHA:g}; {better} is right more often "
+                     f"({m['accuracy_a']:.4f} vs {m['accuracy_b']:.4f}).")
+    elif m["a_right_b_wrong"] + m["b_right_a_wrong"] == 0:
+        lines.append(f"No evidence of a difference in accuracy: A and B are right and wrong on the same "
+                     f"{n} images (p = {p:.4g}).")
+    else:
+        lines.append(f"No evidence of a difference in accuracy on these {n} images (p = {p:.4g} >= {ALPHA:g}).")
+    if "error" in d:
+        lines.append("AUC not compared (see above).")
+    elif d["p_value"] < ALPHA:
+        better = "A" if d["auc_a"] > d["auc_b"] else "B"
+        lines.append(f"AUC differs: p = {d['p_value']:.4g} < {ALPHA:g}; {better} ranks the cases better "
+                     f"(AUC {d['auc_a']:.4f} vs {d['auc_b']:.4f}).")
+    else:
+        lines.append(f"No evidence of a difference in AUC on these {n} images (p = {d['p_value']:.4g} >= {ALPHA:g}).")
+    return lines
