@@ -17,6 +17,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 
@@ -78,13 +79,13 @@ class ReviewPane(TabView):
 def review_widget(run_dir: Path):
     """(widget, is_review): the review of ``run_dir``, or a one-line reason why there is none yet."""
     if not RunPaths(run_dir).predictions.is_file():
-        return Static(f"{run_dir.name}: no predictions yet (written when its training ends)."), False
+        return Static(f"{run_dir.name}: no predictions yet (written when its training ends).", markup=False), False
     try:
         from .screens.review import ReviewView
 
         return ReviewView(run_dir), True
     except Exception as exc:  # a broken run folder must not take the app down
-        return Static(f"Cannot review {run_dir.name}: {one_line(exc)}"), False
+        return Static(f"Cannot review {run_dir.name}: {one_line(exc)}", markup=False), False
 
 
 class PneumoApp(App):
@@ -120,6 +121,11 @@ class PneumoApp(App):
         set_image_protocol(image_protocol)  # the review screens' X-ray views follow --image-protocol too
         self.poll_interval = poll_interval  # seconds between the shown view's polls of its runs; 0: none
         self.show_welcome = welcome
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification is plain text: they carry run names, paths and exception messages from disk."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")

@@ -138,3 +138,71 @@ def test_runs_json_is_always_valid_json_and_the_table_never_crashes(hostile_runs
     assert table.exit_code == 0 and "Traceback" not in table.output
     assert "00-good" in table.stdout and "99-good" in table.stdout and "cnn3[/]" in table.stdout  # shown, not markup
 
+
+
+async def test_the_app_starts_and_lists_every_run_beside_hostile_ones(hostile_runs):
+    # One run folder of wrong types crashed the whole app at start-up (the Runs screen is built on launch).
+    from app_waits import wait_for_runs
+    from test_app_screens import screen_text
+
+    from pneumo_tui.app import PneumoApp
+    from pneumo_tui.widgets.run_table import RunTable
+
+    app = PneumoApp(runs_dir=hostile_runs, welcome=False, poll_interval=0, image_protocol="none")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("3")
+        await wait_for_runs(pilot)
+        table = app.query_one(RunTable)
+        assert len(table.summaries) == 44
+        for run_id in ("00-good", "97-markup", "99-good"):
+            table.move_cursor(row=table.get_row_index(run_id))
+            await pilot.press("enter")  # attach: the Train screen follows it
+            await pilot.pause()
+            await pilot.press("3")
+        await pilot.pause()
+        assert "cnn3[/]" in "".join(str(cell) for cell in table.get_row("97-markup"))
+        assert "99-good" in screen_text(app)  # the last one attached, still selected
+
+
+async def test_run_names_and_notes_with_markup_are_shown_as_text_on_every_screen(tmp_path, monkeypatch):
+    # Rich markup in a run's folder name, model, recipe name, note or a notification took a screen down
+    # (MarkupError) or was silently swallowed: every string from disk is shown as the text it is.
+    from app_waits import wait_for_runs
+    from review_fixtures import write_run
+    from test_app_screens import screen_text
+    from textual.app import App
+
+    from pneumo_tui.app import PneumoApp
+    from pneumo_tui.messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun
+    from training.run.review_notes import ReviewNotes
+
+    runs = tmp_path / "runs"
+    a = write_run(runs / "96-[red]a", model="cnn3[/]")
+    b = write_run(runs / "95-[b]b", seed=3, model="[bold]x")
+    notes = ReviewNotes(a)
+    for cls in ("NORMAL", "PNEUMONIA"):  # a note on every test case: the shown errors among them
+        for i in range(60):
+            notes.set(f"test/{cls}/case-{i:03d}.png", text="see [red]this[/]")
+    app = PneumoApp(runs_dir=runs, welcome=False, poll_interval=0, image_protocol="none")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("3")
+        await wait_for_runs(pilot)
+        assert "96-[red]a" in screen_text(app) and "cnn3[/]" in screen_text(app)
+        app.post_message(AttachRun(a))
+        await pilot.pause()
+        assert "cnn3[/]" in screen_text(app)
+        app.post_message(ReviewRun(a))
+        await pilot.pause()
+        await pilot.pause()
+        assert "see [red]this[/]" in screen_text(app)
+        shown = []
+        monkeypatch.setattr(App, "notify", lambda self, message, **kw: shown.append((message, kw["markup"])))
+        app.notify("saved [/] to 96-[red]a", markup=True)  # a screen's notification: never read as markup
+        assert shown == [("saved [/] to 96-[red]a", False)]
+        app.post_message(OpenEvaluation(a))
+        await pilot.pause()
+        assert "Evaluation 96-[red]a" in screen_text(app)
+        await pilot.press("escape")
+        app.post_message(CompareRuns(a, b))
+        await pilot.pause()
+        assert "Compare 96-[red]a vs 95-[b]b" in screen_text(app)

@@ -163,3 +163,16 @@ def test_per_epoch_metric_names_are_written_out_in_one_module():
         if any(pattern.search(text) for text, _ in _strings_outside_docstrings(path)):
             writers.add(str(path.relative_to(ROOT)))
     assert writers == {"training/run/schema.py"}
+
+
+def test_every_rich_table_of_the_cli_and_the_app_is_a_plain_table():
+    # A str cell of a Rich Table is read as markup: a run or model name such as "cnn3[/]" from disk crashed
+    # `pneumo runs` and the app. Only pneumo_tui/plain.py may build a rich.table.Table; the rest use PlainTable.
+    offenders = []
+    for path in sorted((ROOT / "pneumo_tui").rglob("*.py")):
+        if path.name == "plain.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "rich.table":
+                offenders += [f"{path.relative_to(ROOT)}:{node.lineno}" for a in node.names if a.name == "Table"]
+    assert offenders == []

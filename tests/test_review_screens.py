@@ -78,7 +78,8 @@ async def test_review_lists_errors_filters_and_saves_notes(run):
         assert ReviewNotes(run).get(first).verdict == "model wrong"
         await pilot.press("n", *"rib shadow", "enter")
         assert ReviewNotes(run).get(first).text == "rib shadow"
-        assert "rib shadow" in [str(cell) for cell in table.get_row(first)] and "model wrong" in table.get_row(first)
+        cells = [str(cell) for cell in table.get_row(first)]
+        assert "rib shadow" in cells and "model wrong" in cells
         await pilot.press("n", *" and more", "escape")  # Esc cancels the edit, and stays on the screen
         assert ReviewNotes(run).get(first).text == "rib shadow" and isinstance(app.screen, ReviewScreen)
         assert app.focused is table

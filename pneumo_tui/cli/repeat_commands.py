@@ -75,7 +75,8 @@ def _value(metric: str, x: float) -> str:
 def print_summary(summary: dict) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
+
+    from pneumo_tui.plain import PlainTable as Table
 
     console = Console()
     runs = summary["runs"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
+
+from pneumo_tui.plain import PlainTable as Table
 
 CLASSES = ("NORMAL", "PNEUMONIA")
 LIST_LIMIT = 12  # long lists are cut on screen; --json has them all

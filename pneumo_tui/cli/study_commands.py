@@ -57,7 +57,8 @@ def _pct(value) -> str:
 
 def _print_study(result) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from pneumo_tui.plain import PlainTable as Table
 
     table = Table(title="Study reproduction (test split, threshold 0.5)")
     for column in ("model", "accuracy %", "sensitivity %", "specificity %", "AUC", "published acc / recall %",
@@ -110,7 +111,8 @@ def bench(
 
 def _print_bench(results) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from pneumo_tui.plain import PlainTable as Table
 
     first = results[0] if results else None
     title = (f"pneumo bench on {first.device} (amp {first.amp}, channels_last {first.channels_last})"

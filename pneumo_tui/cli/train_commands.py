@@ -147,8 +147,9 @@ class RichProgress(PlainProgress):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.console = Console(stderr=True)
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=self.console)
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False),
+                                 console=self.console)
         self.epoch_task = self.step_task = None
 
     def __enter__(self):
@@ -186,7 +187,7 @@ class RichProgress(PlainProgress):
         self.progress.update(task, description=description, total=total, completed=completed, info=info)
 
     def _print(self, line: str) -> None:
-        self.console.print(line, highlight=False)
+        self.console.print(line, highlight=False, markup=False)  # run ids and paths are text
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -226,8 +227,9 @@ def runs(
         print(f"no runs in {runs_dir}/", file=sys.stderr)
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
+
+    from pneumo_tui.plain import PlainTable as Table
 
     table = Table("run", "status", "recipe (model)", "data", "epochs", "best (val)", "operating point", "test acc",
                   "test sens", "test spec", "test auc")
@@ -408,7 +410,8 @@ def models(
         print(json.dumps(rows, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
+
+    from pneumo_tui.plain import PlainTable as Table
 
     zoo = Table("model", f"params @{image_size}px", "architecture", title="Models")
     for r in {r["name"]: r for r in rows}.values():
@@ -427,8 +430,9 @@ def _print_keys(rules: list[tuple], as_json: bool) -> None:
                          for k, kind, default, valid in rules]))
         return
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
+
+    from pneumo_tui.plain import PlainTable as Table
 
     table = Table("key", "type", "default", "valid values", title="Recipe keys")
     for key, kind, default, valid in rules:

@@ -30,7 +30,7 @@ class CompareScreen(Screen):
         self.run_a, self.run_b, self.split = Path(run_a), Path(run_b), split
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Compare {self.run_a.name} vs {self.run_b.name} ({self.split})", id="compare-title")
+        yield Static(f"Compare {self.run_a.name} vs {self.run_b.name} ({self.split})", id="compare-title", markup=False)
         with VerticalScroll():
             yield Static(self._text(), id="compare-result")
         yield Footer()

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, ScreenStackError
@@ -24,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from pneumo_tui.plain import PlainTable as Table
 from training.core.errors import one_line
 
 from ..widgets.charts import BarChart
@@ -330,7 +330,7 @@ class DataView(TabView):
             self.title.update("No dataset yet: press o to open one (or create the demo set).")
             self.loading_indicator.display = False
             return
-        self.title.update(f"Reading {path} ...")
+        self.title.update(Text(f"Reading {path} ..."))  # paths are text, never markup
         self.loading_indicator.display = True
         self._load(path)
 
@@ -359,7 +359,7 @@ class DataView(TabView):
 
     def _show_reading(self, path: Path, done: int, total: int) -> None:
         if self.stats is None:
-            self.title.update(f"Reading {path}: {done}/{total} files ...")
+            self.title.update(Text(f"Reading {path}: {done}/{total} files ..."))
 
     def _show_error(self, path: Path, exc: Exception) -> None:
         self.error = one_line(exc)

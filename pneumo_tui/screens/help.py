@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from pneumo_tui.plain import PlainTable as Table
 
 KEYS = {
     "Everywhere": [
@@ -62,7 +64,7 @@ def help_table() -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for section, rows in KEYS.items():
-        table.add_row(f"[u]{section}[/u]", "")
+        table.add_row(Text(section, style="underline"), "")
         for key, text in rows:
             table.add_row(key, text)
     return table

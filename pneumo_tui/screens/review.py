@@ -200,7 +200,7 @@ class ReviewView(Vertical):
         table.clear()
         for case in self.shown:
             table.add_row(*self._row(case), key=case["id"])
-        self.text("filters").update(self._filters_text())
+        self.text("filters").update(Text(self._filters_text()))  # a typed patient id is text
         if not self.shown:
             self._select(None)
             return
@@ -212,8 +212,8 @@ class ReviewView(Vertical):
         kind_style = {"FN": "bold red", "FP": "bold yellow"}.get(case["kind"], "green")
         kind = Text.assemble((case["kind"], kind_style), f" {case['probability']:.3f}")
         # names from disk are text, never markup
-        return (kind, case.get("verdict") or "-", Text(self._names.get(case["id"], case["id"])),
-                Text(case.get("note") or ""), case.get("subtype") or "-", Text(case.get("patient") or "-"))
+        return (kind, Text(case.get("verdict") or "-"), Text(self._names.get(case["id"], case["id"])),
+                Text(case.get("note") or ""), Text(case.get("subtype") or "-"), Text(case.get("patient") or "-"))
 
     def _filters_text(self) -> str:
         return (f"{len(self.shown)} shown · k kind: {KIND_FILTERS[self.kind_filter]} · s subtype: "
@@ -276,7 +276,7 @@ class ReviewView(Vertical):
             state = "on" if xray.has_heatmap else self._cam_state
             text += f"\nGrad-CAM {state} · {CAVEAT}"
         status.set_class(xray.show_overlay, "caveat")
-        status.update(text)
+        status.update(Text(text))
 
     _cam_state = "computing…"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -68,7 +69,7 @@ class WelcomeScreen(ModalScreen[Path | None]):
         self.query_one(OptionList).focus()
 
     def status(self, text: str) -> None:
-        self.status_line.update(text)
+        self.status_line.update(Text(text))  # paths are text, never markup
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         choice = event.option.id

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from pneumo_tui.plain import PlainTable as Table
 from training.run.schema import BEST_VAL_SCORE
 from training.run.state import Progress, RunReader
 

@@ -21,6 +21,7 @@ from training.run.operating_point import DEFAULT_HOW
 from training.run.state import RunSummary
 
 from ..cli.train_commands import dataset_text, recipe_and_model
+from ..plain import plain
 from .charts import curve_marker, run_colour
 from .progress import status_text
 
@@ -83,7 +84,9 @@ def run_detail(s: RunSummary) -> Text:
     """Three lines on one run, in full: what the table's cells abbreviate or cut."""
     line1 = Text.assemble((s.run_id, "bold"), "  ", status_text(s.status), f" ({s.reason})" if s.reason else "",
                           "  ", recipe_and_model(s))
-    if s.threshold is not None:
+    if s.problem:
+        line2 = Text(f"unreadable: {s.problem}", style="bold")
+    elif s.threshold is not None:
         line2 = Text(f"threshold {s.threshold:.3f}: {s.threshold_how or 'saved'}")
     elif s.threshold_how:
         line2 = Text(f"threshold not usable: {s.threshold_how}", style="bold")
@@ -93,6 +96,8 @@ def run_detail(s: RunSummary) -> Text:
                                    f"{s.n_test:,} test" if s.n_test is not None else "") if c)
     line3 = Text.assemble("data ", s.dataset or "?", f": {counts}" if counts else "",
                           ("  SYNTHETIC" if s.synthetic else "", "bold"))
+    if s.adapted:
+        line3.append(f"  adapted: {s.adapted}", style="bold")
     return Text("\n").join([line1, line2, line3])
 
 
@@ -261,8 +266,9 @@ class RunTable(DataTable):
         self.layout_now = layout
         for s, cells in zip(self.summaries.values(), layout.rows, strict=True):
             status = status_text(s.status)
-            self.add_row(self._mark(s.run_id), cells[1], Text(cells[2], style=status.style), *cells[3:],
-                         key=s.run_id)
+            # Every cell a Text: a plain str would be read as Rich markup, and these come from files on disk.
+            self.add_row(self._mark(s.run_id), plain(cells[1]), Text(cells[2], style=status.style),
+                         *map(plain, cells[3:]), key=s.run_id)
         if current in self.summaries:
             self.move_cursor(row=self.get_row_index(current), scroll=False)
         self.scroll_to(*scroll, animate=False, immediate=True)  # a refresh (a tick of a live run) keeps the view

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image as PILImage
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -105,7 +106,7 @@ class XRayView(Widget):
 
     def compose(self) -> ComposeResult:
         if self.protocol == "none":
-            yield Static(self._placeholder_text(), classes="xray-placeholder")
+            yield Static(self._placeholder_text(), classes="xray-placeholder", markup=False)
         else:
             yield image_class(self.protocol)(self.render_pil(), classes="xray-image")
 
@@ -206,6 +207,6 @@ class XRayView(Widget):
         if not self.is_mounted:
             return
         if self.protocol == "none":
-            self.query_one(".xray-placeholder", Static).update(self._placeholder_text())
+            self.query_one(".xray-placeholder", Static).update(Text(self._placeholder_text()))
             return
         self.query_one(".xray-image").image = self.render_pil()
