@@ -30,13 +30,7 @@ def support_words(where: str, support: dict) -> tuple[str, str | None]:
 
 
 def stability_words(stability: dict, rule: str | None) -> list[str]:
-    """Where the rule's optimum is flat and how far its choice moves over bootstrap resamples, in two lines
-    (none for a fixed threshold)."""
-    if not stability:
-        return []
-    what = rule or f"{stability['flat_rule']} (plain)"
-    return [f"flat optimum of {stability['flat_rule']}: within {stability['flat_tolerance']:g} of its best from "
-            f"{stability['flat_low']:.4f} to {stability['flat_high']:.4f} ({stability['flat_width_logits']:.2f} "
-            f"logits wide); its centre in logits {stability['flat_centre']:.4f}",
-            f"the threshold {what} chooses moves by {stability['spread_logits']:.2f} logits (sd) over 1,000 "
-            "bootstrap resamples of these images"]
+    """Where the rule's optimum is flat and how far its choice moves over bootstrap resamples (the report's words)."""
+    from training.run.operating_point import stability_words as words  # lazy: numpy stays out of `pneumo --help`
+
+    return words(stability, rule)

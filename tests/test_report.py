@@ -158,3 +158,28 @@ def test_the_report_says_what_the_operating_point_stands_on(tmp_path):
     assert "stands on 10 validation images" in small and "(Wilson)" in small and "**Warning:**" in small
     big = write_report(write_run(tmp_path / "big", n_val=400), tmp_path / "r2", n_boot=50).read_text()
     assert "stands on 400 validation images" in big and "Warning" not in big
+
+
+def test_the_report_shows_the_rules_flat_optimum_and_spread_as_pneumo_threshold_does(tmp_path):
+    # The flat optimum and the bootstrap spread of the saved rule were shown by `pneumo threshold` and the
+    # Evaluation screen but not in the report (issue 17, item 1).
+    run = write_run(tmp_path / "run", n_val=200, separation=4.0)
+    result = CliRunner().invoke(app, ["threshold", str(run), "--youden", "--centre"])
+    assert result.exit_code == 0, result.output
+    text = write_report(run, tmp_path / "r", n_boot=50).read_text()
+    printed = [line.strip() for line in result.output.splitlines() if "flat optimum" in line or "moves by" in line]
+    assert len(printed) == 2
+    for line in printed:
+        assert f"- On validation, {line}." in text
+
+
+def test_a_hostile_flat_optimum_in_threshold_json_is_left_out_of_the_report(tmp_path):
+    import json
+
+    run = write_run(tmp_path / "run", n_val=100)
+    (run / "threshold.json").write_text(json.dumps({"threshold": 0.4, "how": "x", "rule": "youden",
+                                                    "flat_rule": "youden", "flat_low": "[b]", "flat_high": 0.9,
+                                                    "flat_centre": 0.5, "flat_width_logits": 1.0,
+                                                    "flat_tolerance": 0.01, "spread_logits": 0.2}))
+    text = write_report(run, tmp_path / "r", n_boot=50).read_text()
+    assert "threshold **0.400**" in text.replace("probability >= ", "threshold ") and "flat optimum" not in text

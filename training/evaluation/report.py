@@ -24,7 +24,7 @@ from training.evaluation.review_cases import CaseImages, labels_and_probabilitie
 from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
 from training.metrics.thresholds import operating_point_support, pr_curve, roc_curve
-from training.run.operating_point import load_operating_point
+from training.run.operating_point import load_operating_point, saved_rule, saved_stability, stability_words
 from training.run.state import read_run
 from training.run.store import load_config
 
@@ -282,6 +282,8 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
         f"- Operating point: probability >= **{threshold_info['threshold']:.3f}** is called PNEUMONIA "
         f"({md_text(threshold_info['how'])}). Thresholds are chosen on validation images only.",
         *_support_lines(support),
+        *(f"- On validation, {line}." for line in stability_words(saved_stability(run_dir),
+                                                                           saved_rule(run_dir))),
         f"- Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         "## Performance",

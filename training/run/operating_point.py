@@ -69,6 +69,41 @@ def load_operating_point_details(run_dir: Path) -> dict:
     return info if isinstance(info, dict) else {}
 
 
+STABILITY_FIELDS = {"flat_rule": str, "flat_low": float, "flat_high": float, "flat_centre": float,
+                    "flat_width_logits": float, "flat_tolerance": float, "spread_logits": float}
+
+
+def saved_stability(run_dir: Path) -> dict:
+    """The flat optimum and bootstrap spread threshold.json records for its rule (``rule_stability``'s fields);
+    {} when it records none, or any field is missing or not what it should be (a hostile file is not shown)."""
+    info = load_operating_point_details(run_dir)
+    stability = {name: info.get(name) for name in STABILITY_FIELDS}
+    for name, kind in STABILITY_FIELDS.items():
+        value = stability[name]
+        ok = isinstance(value, str) if kind is str else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+        if not ok:
+            return {}
+    try:
+        parse_threshold_rule(stability["flat_rule"])  # a rule's name, so safe to show as it is
+    except ValueError:
+        return {}
+    return stability
+
+
+def stability_words(stability: dict, rule: str | None) -> list[str]:
+    """Where the rule's optimum is flat and how far its choice moves over bootstrap resamples, in two lines
+    (none for a fixed threshold). ``pneumo threshold``, the Evaluation screen and the report say the same."""
+    if not stability:
+        return []
+    what = rule or f"{stability['flat_rule']} (plain)"
+    return [f"flat optimum of {stability['flat_rule']}: within {stability['flat_tolerance']:g} of its best from "
+            f"{stability['flat_low']:.4f} to {stability['flat_high']:.4f} ({stability['flat_width_logits']:.2f} "
+            f"logits wide); its centre in logits {stability['flat_centre']:.4f}",
+            f"the threshold {what} chooses moves by {stability['spread_logits']:.2f} logits (sd) over 1,000 "
+            "bootstrap resamples of these images"]
+
+
 def saved_rule(run_dir: Path) -> str | None:
     """The rule the saved operating point was chosen by (threshold.json's ``rule``), or None when it names
     none (a threshold set by hand, the default)."""
