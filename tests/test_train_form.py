@@ -116,6 +116,28 @@ async def test_a_bad_key_value_entry_is_one_line_and_nothing_starts(cloned, entr
         assert _line(view, "message") == "Cannot start: " + error.removeprefix("cannot start: ")
 
 
+async def test_a_text_box_leaves_s_to_the_screen_until_enter_starts_editing(cloned):
+    app = _app(cloned, attach=cloned / RUN)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.train_view
+        await pilot.pause()
+        box = view.field("settings")
+        box.focus()
+        await pilot.pause()
+        assert "s Start" in str(app.query_one("#keybar").render())
+        view.follower = None
+        started = []
+        view.action_start = lambda: started.append(True)  # what s would do, without a trainer
+        await pilot.press("s")
+        assert started and box.value == "optimizer=adamw hflip=true threshold=youden"
+        await pilot.press("enter", *" tta=5", "enter")  # edit, type (s included), keep
+        assert box.value.endswith(" tta=5") and len(started) == 1
+        assert _line(view, "command").endswith("--set threshold=youden --set tta=5")
+        box.focus()
+        await pilot.press("enter", *" dropout=2", "escape")  # Esc puts back the value it had
+        assert box.value.endswith(" tta=5")
+
+
 async def test_a_bad_number_in_a_box_is_said_the_same_way(cloned):
     app = _app(cloned, attach=cloned / RUN)
     async with app.run_test(size=(120, 40)) as pilot:

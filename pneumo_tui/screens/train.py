@@ -110,21 +110,50 @@ class NumberField(Input):
 
 
 class TextField(Input):
-    """A text box of the form (test data, device, recipe keys): it takes every key typed, so the screen's keys
-    work once the focus leaves it; Enter keeps the value, Esc puts back the one it had."""
+    """A text box of the form (test data, recipe keys). Focused, it leaves every key to the screen (``s`` starts, as
+    anywhere on it) until Enter (or a click) starts editing; then it takes every key typed, and Enter keeps the
+    value, Esc puts back the one it had, both ending the edit."""
 
-    BINDINGS = [Binding("enter", "leave(True)", "Keep"), Binding("escape", "leave(False)", "Undo")]
+    BINDINGS = [Binding("enter", "edit", "Edit"), Binding("enter", "leave(True)", "Keep"),
+                Binding("escape", "leave(False)", "Undo")]
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.kept = ""
+        self.editing = False
 
-    def _on_focus(self, event: events.Focus) -> None:
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "edit":
+            return not self.editing
+        if action == "leave":
+            return self.editing
+        return True
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return self.editing and character is not None and character.isprintable()
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable and not self.editing:
+            event.prevent_default()  # not typed into the box, and not stopped: it reaches the screen's keys
+
+    def _on_click(self, event: events.Click) -> None:
+        self.action_edit()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.editing = False
+        self.refresh_bindings()
+
+    def action_edit(self) -> None:
         self.kept = self.value
+        self.editing = True
+        self.cursor_position = len(self.value)
+        self.refresh_bindings()
 
     def action_leave(self, keep: bool) -> None:
         if not keep:
             self.value = self.kept
+        self.editing = False
+        self.refresh_bindings()
         self.post_message(NumberField.Left())
 
 
@@ -220,6 +249,7 @@ class TrainView(PollingView):
         self._drawn_status: str | None = None  # the followed run's status when last drawn (None: not drawn yet)
         self._clone_pending = False  # an attached run's settings go into the form once its config.json is read
         self.run_data: tuple[Path, str] | None = None  # (data, run id): a cloned run's data, which s then uses
+        self.run_data_missing: tuple[Path, str] | None = None  # (data, run id): a cloned run's data, not here
         self.timed: dict[tuple, Throughput] = {}  # (model, image size, batch, device) -> steps timed here (e)
         self.estimate_text = ""  # the estimate line, once worked out (a thread reads the runs)
 
@@ -231,6 +261,7 @@ class TrainView(PollingView):
     def data(self, value: Path | None) -> None:
         self._data = Path(value) if value is not None else None
         self.run_data = None  # a dataset opened now is the one s uses
+        self.run_data_missing = None
         self._message_changed(ABOUT_DATA)
         if self.is_mounted:
             self._offer_demo()
@@ -359,11 +390,10 @@ class TrainView(PollingView):
         finally:
             self._cloning = False
         data = values["data"]
-        self.run_data = (data, run_id) if data is not None and data.exists() else None
+        here = data is not None and data.exists()
+        self.run_data = (data, run_id) if here else None
+        self.run_data_missing = (data, run_id) if data is not None and not here else None
         self._form_changed()
-        if data is not None and self.run_data is None:
-            instead = "s uses the open dataset" if self.data is not None else "open a dataset (o) to start"
-            self.message(f"{run_id}'s data {data} is not here; {instead}.", ABOUT_RUN)
 
     # ---- what s will run
 
@@ -423,10 +453,14 @@ class TrainView(PollingView):
 
     def _data_line(self) -> Text:
         data = self.train_data
+        missing = ""
+        if self.run_data_missing:
+            path, run_id = self.run_data_missing
+            missing = f"; {run_id}'s data {path} is not here"
         if data is None:
-            return Text("data: none open (o opens one)")
+            return Text(f"data: none open (o opens one){missing}")
         where = f"the data of {self.run_data[1]}" if self.run_data else "open on Data (1)"
-        line = Text.assemble("data: ", str(data), f" ({where})")
+        line = Text.assemble("data: ", str(data), f" ({where}{missing})")
         if is_synthetic(data):
             line.append_text(Text.assemble("  ", ("SYNTHETIC", "bold reverse"), f": {DEMO_PROMISE}"))
         return line
