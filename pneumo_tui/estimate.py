@@ -2,15 +2,15 @@
 
 Two sources, the first that applies wins, and the estimate says which it used:
 
-- a timing of a few training steps made here (``time_steps``: ``pneumo bench``'s
-  measurement, on random tensors of the run's size, in a thread of the app);
+- a timing of a few training steps made here (``time_steps``: ``pneumo bench``
+  in a child process, on random tensors of the run's size);
 - the images/s that earlier runs of the same model recorded in their epoch
   events (``recorded_throughput``), scaled by the pixels per image when their
   image size differs.
 
 Only the training steps are estimated; validation each epoch and the final
 test evaluation come on top (a few percent for the recipes shipped).
-Nothing here imports torch but ``time_steps``.
+Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -92,11 +92,26 @@ def estimate_seconds(epochs: int, n_train: int, throughput: Throughput) -> float
     return epochs * n_train / max(throughput.images_per_s, 1e-9)
 
 
-def time_steps(model: str, image_size: int, batch_size: int, device: str | None = None, steps: int = 5) -> Throughput:
-    """Time ``steps`` training steps of ``model`` here (its own recipe), as ``pneumo bench`` does (random tensors on the
-    device, after one warm-up step): the compute limit, slightly above what a run with its data loading reaches."""
-    from training.experiments.bench import bench_models
+def time_steps(model: str, image_size: int, batch_size: int, device: str | None = None, steps: int = 5,
+               timeout: float = 300.0) -> Throughput:
+    """Time ``steps`` training steps of ``model`` here: ``pneumo bench --json`` in a child process (random tensors
+    on the device, after 2 warm-up steps), so that the app never loads torch. The compute limit: slightly above
+    what a run with its data loading reaches. Raises RuntimeError in one line when the timing fails."""
+    import json
+    import subprocess
 
-    results = bench_models([model], image_size, batch_size, steps=steps, warmup=1, device=device)
-    train = next(r for r in results if r.mode == "train")
-    return Throughput(train.images_per_s, f"{steps} steps timed here ({train.device})")
+    from .launch import pneumo_command
+
+    command = pneumo_command() + ["bench", "--model", model, "--image-size", str(image_size), "--batch-size",
+                                  str(batch_size), "--steps", str(steps), "--json"]
+    if device:
+        command += ["--device", device]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"pneumo bench took over {timeout:.0f} s") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"pneumo bench exited {done.returncode}: {last}")
+    train = next(r for r in json.loads(done.stdout) if r["mode"] == "train")
+    return Throughput(train["images_per_s"], f"{steps} steps timed here by pneumo bench ({train['device']})")

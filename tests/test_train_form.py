@@ -68,6 +68,17 @@ def test_clone_settings_are_the_runs_own_not_its_recipes_defaults(cloned):
     assert (values["test_data"], values["device"], values["data"]) == ("demo/test", "cpu", Path("demo"))
 
 
+def test_a_run_of_a_recipe_file_clones_as_its_models_recipe_with_the_differences():
+    config = {"model": "resnet_small", "recipe": {"name": "my_site", "model": "resnet_small", "epochs": 3,
+                                                  "image_size": 128, "gamma": 0.4, "tta": 5},
+              "data": {"path": "/nowhere"}, "device": "cuda:1 (NVIDIA A100)"}
+    values = clone_settings(config, dict(recipe_choices()))
+    assert values["recipe"] == "resnet_small"
+    assert values["settings"] == "gamma=0.4 tta=5"
+    assert (values["epochs"], values["image_size"], values["lr"]) == ("3", "128", "0.002")  # lr: the recipe's
+    assert values["device"] == "cuda:1"
+
+
 async def test_attaching_a_run_clones_it_and_shows_the_command_dataset_and_estimate(cloned):
     app = _app(cloned, attach=cloned / RUN)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -155,7 +166,7 @@ async def test_e_times_steps_here_and_the_estimate_says_so(cloned, monkeypatch):
 
     def fake_timing(model, image_size, batch_size, device=None, steps=5):
         asked.append((model, image_size, batch_size, device))
-        return Throughput(400.0, "5 steps timed here (cpu)")
+        return Throughput(400.0, "5 steps timed here by pneumo bench (cpu)")
 
     monkeypatch.setattr(train_screen, "time_steps", fake_timing)
     app = _app(cloned, attach=cloned / RUN)
@@ -170,7 +181,7 @@ async def test_e_times_steps_here_and_the_estimate_says_so(cloned, monkeypatch):
                 break
         assert asked == [("cnn3", 64, 16, "cpu")]
         assert view.estimate_text == ("estimate: about 8.0 s of training steps: 4 epochs x 800 images at 400 img/s, "
-                                      "from 5 steps timed here (cpu); e times steps here")
+                                      "from 5 steps timed here by pneumo bench (cpu); e times steps here")
 
 
 async def test_the_demo_set_open_offers_the_demo_recipe_first(cloned):
@@ -190,3 +201,28 @@ def test_train_form_cloned_from_a_run(snap_compare, cloned, size):
         await _estimated(pilot, pilot.app.train_view)
 
     assert snap_compare(_app(cloned, attach=cloned / RUN), terminal_size=size, run_before=estimated)
+
+
+def test_time_steps_runs_pneumo_bench_in_a_child_and_reads_its_json(tmp_path, monkeypatch):
+    """The app never loads torch for a timing: `pneumo bench --json` does it (here a stand-in that records its
+    arguments), and a failing bench is one line."""
+    import sys
+
+    import pneumo_tui.launch as launch
+    from pneumo_tui.estimate import time_steps
+
+    fake = tmp_path / "fake_pneumo.py"
+    fake.write_text(
+        "import json, sys\n"
+        "open(sys.argv[0] + '.args', 'w').write(' '.join(sys.argv[1:]))\n"
+        "if '--device' in sys.argv and sys.argv[sys.argv.index('--device') + 1] == 'tpu':\n"
+        "    print('error: no device tpu', file=sys.stderr); sys.exit(1)\n"
+        "print(json.dumps([{'mode': 'train', 'images_per_s': 123.4, 'device': 'cpu'},"
+        " {'mode': 'infer', 'images_per_s': 999.0, 'device': 'cpu'}]))\n")
+    monkeypatch.setattr(launch, "pneumo_command", lambda: [sys.executable, str(fake)])
+    measured = time_steps("cnn3", 64, 8, "cpu")
+    assert measured == Throughput(123.4, "5 steps timed here by pneumo bench (cpu)")
+    args = (tmp_path / "fake_pneumo.py.args").read_text()
+    assert args == "bench --model cnn3 --image-size 64 --batch-size 8 --steps 5 --json --device cpu"
+    with pytest.raises(RuntimeError, match="^pneumo bench exited 1: error: no device tpu$"):
+        time_steps("cnn3", 64, 8, "tpu")

@@ -175,7 +175,8 @@ def format_value(value) -> str:
 
 
 def clone_settings(config: dict, recipes: dict[str, dict]) -> dict:
-    """The form's values for the run whose config.json is ``config``: its recipe's name (or model) when shipped,
+    """The form's values for the run whose config.json is ``config``: its recipe's name when shipped, else its
+    model's recipe (a run of a recipe file: what differs from that recipe becomes entries),
     its real epochs, image size, batch, lr and seed, every other key that differs from that recipe as
     ``key=value`` entries, its test data, device and data. Keys: recipe, NUMBER_KEYS, settings, test_data,
     device, data (None when the config names none)."""
@@ -198,8 +199,6 @@ def clone_settings(config: dict, recipes: dict[str, dict]) -> dict:
             out[key] = format_value(typed)
         elif base.get(key) != typed:
             entries.append(f"{key}={format_value(typed)}")
-    if name is None and isinstance(ran.get("model"), str):
-        entries.insert(0, f"model={ran['model']}")
     for key in NUMBER_KEYS:
         out.setdefault(key, format_value(base[key]) if key in base else "")
     out["settings"] = " ".join(entries)
