@@ -92,11 +92,17 @@ def estimate_seconds(epochs: int, n_train: int, throughput: Throughput) -> float
     return epochs * n_train / max(throughput.images_per_s, 1e-9)
 
 
+# The recipe keys that change what a training step costs besides the model, size and batch (passed to the bench).
+STEP_KEYS = ("rotation", "zoom", "width_shift", "height_shift", "hflip", "gamma", "contrast", "brightness",
+             "equalize", "amp", "channels_last")
+
+
 def time_steps(model: str, image_size: int, batch_size: int, device: str | None = None, steps: int = 5,
-               timeout: float = 300.0) -> Throughput:
+               settings: dict[str, str] | None = None, timeout: float = 300.0) -> Throughput:
     """Time ``steps`` training steps of ``model`` here: ``pneumo bench --json`` in a child process (random tensors
     on the device, after 2 warm-up steps), so that the app never loads torch. The compute limit: slightly above
-    what a run with its data loading reaches. Raises RuntimeError in one line when the timing fails."""
+    what a run with its data loading reaches. ``settings``: recipe keys (STEP_KEYS) as the run will have them, so
+    that the timed step augments as the run's does. Raises RuntimeError in one line when the timing fails."""
     import json
     import subprocess
 
@@ -106,6 +112,8 @@ def time_steps(model: str, image_size: int, batch_size: int, device: str | None 
                                   str(batch_size), "--steps", str(steps), "--json"]
     if device:
         command += ["--device", device]
+    for key, value in (settings or {}).items():
+        command += ["--set", f"{key}={value}"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:

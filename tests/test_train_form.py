@@ -164,8 +164,8 @@ async def test_e_times_steps_here_and_the_estimate_says_so(cloned, monkeypatch):
 
     asked = []
 
-    def fake_timing(model, image_size, batch_size, device=None, steps=5):
-        asked.append((model, image_size, batch_size, device))
+    def fake_timing(model, image_size, batch_size, device=None, steps=5, settings=None):
+        asked.append((model, image_size, batch_size, device, settings["rotation"], settings["hflip"]))
         return Throughput(400.0, "5 steps timed here by pneumo bench (cpu)")
 
     monkeypatch.setattr(train_screen, "time_steps", fake_timing)
@@ -179,7 +179,7 @@ async def test_e_times_steps_here_and_the_estimate_says_so(cloned, monkeypatch):
             await pilot.pause(0.05)
             if "timed here" in view.estimate_text:
                 break
-        assert asked == [("cnn3", 64, 16, "cpu")]
+        assert asked == [("cnn3", 64, 16, "cpu", "20.0", "true")]  # the step augments as the run will
         assert view.estimate_text == ("estimate: about 8.0 s of training steps: 4 epochs x 800 images at 400 img/s, "
                                       "from 5 steps timed here by pneumo bench (cpu); e times steps here")
 
@@ -220,9 +220,9 @@ def test_time_steps_runs_pneumo_bench_in_a_child_and_reads_its_json(tmp_path, mo
         "print(json.dumps([{'mode': 'train', 'images_per_s': 123.4, 'device': 'cpu'},"
         " {'mode': 'infer', 'images_per_s': 999.0, 'device': 'cpu'}]))\n")
     monkeypatch.setattr(launch, "pneumo_command", lambda: [sys.executable, str(fake)])
-    measured = time_steps("cnn3", 64, 8, "cpu")
+    measured = time_steps("cnn3", 64, 8, "cpu", settings={"rotation": "0.0"})
     assert measured == Throughput(123.4, "5 steps timed here by pneumo bench (cpu)")
     args = (tmp_path / "fake_pneumo.py.args").read_text()
-    assert args == "bench --model cnn3 --image-size 64 --batch-size 8 --steps 5 --json --device cpu"
+    assert args == "bench --model cnn3 --image-size 64 --batch-size 8 --steps 5 --json --device cpu --set rotation=0.0"
     with pytest.raises(RuntimeError, match="^pneumo bench exited 1: error: no device tpu$"):
         time_steps("cnn3", 64, 8, "tpu")

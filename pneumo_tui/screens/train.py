@@ -30,7 +30,7 @@ from training.data.sources import SYNTHETIC_MARKER
 from training.run.schema import LOSS_CHART, METRICS, SCORE_CHART, TRAIN_LOSS
 from training.run.state import RunReader
 
-from ..estimate import Throughput, estimate_seconds, recorded_throughput, time_steps, train_images
+from ..estimate import STEP_KEYS, Throughput, estimate_seconds, recorded_throughput, time_steps, train_images
 from ..launch import Launched, StopError, TrainSettings, resume_training, start_training, stop_training
 from ..messages import RunUpdated
 from ..widgets.charts import METRIC_COLOURS, ChartDeck, Curve, CurveChart
@@ -497,8 +497,11 @@ class TrainView(PollingView):
     @work(thread=True, exclusive=True, group="timing")
     def _time(self, settings: TrainSettings) -> None:
         model, size, batch = planned_model(settings, self.recipes)
+        planned = {**recipe_defaults(settings.model, self.recipes), **settings.overrides}
+        step_settings = {k: format_value(planned[k]) if not isinstance(planned[k], str) else planned[k]
+                         for k in STEP_KEYS if k in planned}
         try:
-            measured = time_steps(model, size, batch, settings.device)
+            measured = time_steps(model, size, batch, settings.device, settings=step_settings)
         except Exception as exc:  # no torch, the device absent, out of memory: say it on one line
             self.app.call_from_thread(self._set_estimate, f"estimate: timing failed: {one_line(exc)}")
             return
