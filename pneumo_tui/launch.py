@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -43,6 +44,8 @@ class TrainSettings:
     image_size: int | None = None
     test_data: Path | None = None
     overrides: dict[str, str] = field(default_factory=dict)  # --set key=value (batch_size, lr, recipe...)
+    seed: int | None = None
+    device: str | None = None  # cuda, cuda:1, mps, cpu; None: the best available
 
     def arguments(self) -> list[str]:
         args = ["train", self.model, "--data", str(self.data), "--runs", str(self.runs_dir)]
@@ -52,9 +55,17 @@ class TrainSettings:
             args += ["--epochs", str(self.epochs)]
         if self.image_size is not None:
             args += ["--image-size", str(self.image_size)]
+        if self.seed is not None:
+            args += ["--seed", str(self.seed)]
+        if self.device:
+            args += ["--device", self.device]
         for key, value in self.overrides.items():
             args += ["--set", f"{key}={value}"]
         return args
+
+    def command_line(self) -> str:
+        """The ``pneumo train ...`` command these settings run, quoted for a POSIX shell (what the app shows)."""
+        return shlex.join(["pneumo", *self.arguments()])
 
 
 @dataclass

@@ -223,7 +223,7 @@ async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_pat
     app = _app(welcome=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        await pilot.press("down", "enter")  # download: the failure is one line on the screen
+        await pilot.press("down", "enter", "enter")  # download into the ./data offered: the failure is one line
         for _ in range(100):
             if "Download stopped" in _text(app.screen.query_one("#welcome-status")):
                 break
@@ -233,7 +233,8 @@ async def test_first_run_demo_choice_creates_and_opens_the_synthetic_set(tmp_pat
         assert status.startswith("Download stopped: cannot reach 127.0.0.1 (it refused the connection)")
         assert "download failed" not in status and "'" not in status and "command" not in status
         assert not (tmp_path / "data").exists()  # and no empty folder left behind
-        await pilot.press("down", "enter")  # the synthetic demo set
+        app.screen.query_one("#welcome-choices").focus()  # back to the choices
+        await pilot.press("down", "enter", "enter")  # the synthetic demo set, in the ./demo-data offered
         view = app.query_one(DataView)
         await wait_for_stats(pilot)
         assert not isinstance(app.screen, WelcomeScreen)

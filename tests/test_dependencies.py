@@ -10,7 +10,9 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL_EXTRAS = ("dicom",)  # imported only where that extra is needed, with a message when absent
+OPTIONAL_EXTRAS = ("dicom", "gpu")  # imported only where that extra is needed, with a message when absent
+# Modules whose distribution has another name, for when it is not installed here (no GPU: no nvidia-ml-py).
+MODULE_DISTRIBUTIONS = {"pynvml": "nvidia-ml-py"}
 
 
 def _name(requirement: str) -> str:
@@ -43,7 +45,7 @@ def test_every_imported_package_is_declared():
     distributions = packages_distributions()
     missing = []
     for module, where in sorted(third_party_imports().items()):
-        names = {_name(d) for d in distributions.get(module, [module])}
+        names = {_name(d) for d in distributions.get(module, [MODULE_DISTRIBUTIONS.get(module, module)])}
         if not names & declared:
             missing.append(f"{module} (imported by {where}; distribution {', '.join(sorted(names))})")
     assert not missing, "undeclared in pyproject.toml [project] dependencies: " + "; ".join(missing)

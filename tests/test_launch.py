@@ -23,6 +23,22 @@ def test_settings_become_pneumo_train_arguments(tmp_path):
     ]
 
 
+def test_seed_device_and_test_data_are_arguments_and_the_command_line_is_quoted_for_a_shell(tmp_path):
+    from typer.testing import CliRunner
+
+    from pneumo_tui.cli import app
+
+    s = TrainSettings("demo", Path("my data"), Path("runs"), test_data=Path("site b/test"), seed=3, device="cuda:1",
+                      overrides={"threshold": "sensitivity>=0.95"})
+    assert s.arguments()[-6:] == ["--seed", "3", "--device", "cuda:1", "--set", "threshold=sensitivity>=0.95"]
+    assert s.command_line() == ("pneumo train demo --data 'my data' --runs runs --test-data 'site b/test' --seed 3 "
+                                "--device cuda:1 --set 'threshold=sensitivity>=0.95'")
+    # every option the command names is one pneumo train takes
+    help_text = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    for option in ("--data", "--runs", "--test-data", "--seed", "--device", "--set"):
+        assert option in help_text
+
+
 def test_a_trainer_started_from_the_app_shows_as_pneumo_train_in_ps(tmp_path):
     # It used to show as `python3 -c from pneumo_tui.cli import main; main() train ...`.
     launched = launch(["train", "--resume", str(tmp_path / "no-such-run"), "--runs", str(tmp_path)], tmp_path,

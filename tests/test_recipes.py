@@ -179,3 +179,60 @@ def test_reading_recipes_imports_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("key, value, typed", [("lr", "3e-4", 3e-4), ("hflip", "yes", True), ("epochs", "2", 2),
+                                               ("threshold", "sensitivity>=0.95", "sensitivity>=0.95")])
+def test_check_setting_types_a_good_value_without_torch(key, value, typed):
+    from training.engine.recipes import check_setting
+
+    assert check_setting(key, value) == typed
+
+
+@pytest.mark.parametrize("text, message", [
+    ("lr=abc", "lr=abc: recipe key 'lr' wants float, got 'abc'"),
+    ("hflip=true rotation=400", "rotation=400: recipe key 'rotation' must be in [0, 180], got 400.0"),
+    ("scheduler=step", "scheduler=step: recipe key 'scheduler' must be one of plateau, cosine, none, got 'step'"),
+    ("best_metric=test_auc", "best_metric=test_auc: recipe key 'best_metric' must be one of"),
+    ("threshold=sometimes", "threshold=sometimes: recipe key 'threshold':"),
+    ("lr", "lr: --set wants key=value, got 'lr'"),
+    ("epoch=3", "epoch=3: unknown recipe key 'epoch'"),
+])
+def test_parse_settings_names_the_bad_entry_in_one_line(text, message):
+    from training.engine.recipes import parse_settings
+
+    with pytest.raises(RecipeError) as error:
+        parse_settings(text)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_parse_settings_takes_entries_apart_by_spaces_or_commas():
+    from training.engine.recipes import parse_settings
+
+    assert parse_settings(" lr=0.01, hflip=true  tta=5 ") == {"lr": "0.01", "hflip": "true", "tta": "5"}
+
+
+def test_the_checks_without_torch_agree_with_load_recipe():
+    """Every value check_setting refuses, load_recipe refuses too, and the other way round (same ranges)."""
+    from training.engine.recipes import check_setting
+
+    for key, value in [("lr", "0"), ("tta", "9"), ("dropout", "1"), ("epochs", "1"), ("fit", "letterbox"),
+                       ("early_stopping_metric", "val_auc"), ("threshold", "2")]:
+        try:
+            check_setting(key, value)
+            refused = False
+        except RecipeError:
+            refused = True
+        try:
+            load_recipe("cnn3", [f"{key}={value}"])
+            loads = True
+        except RecipeError:
+            loads = False
+        assert refused != loads, (key, value)
+
+
+def test_the_demo_recipe_is_cnn3_at_64_px_without_augmentation():
+    r = load_recipe("demo")
+    assert (r.model, r.image_size, r.batch_size, r.epochs, r.scheduler) == ("cnn3", 64, 8, 12, "none")
+    assert (r.rotation, r.zoom, r.width_shift, r.height_shift) == (0, 0, 0, 0)
+    assert "SYNTHETIC" in r.description

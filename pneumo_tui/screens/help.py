@@ -15,7 +15,7 @@ KEYS = {
     "Everywhere": [
         ("1 2 3 4", "Data, Train, Runs, Review screens (or click the tabs)"),
         ("?", "this help"),
-        ("o", "open a dataset (folder or .npz), download, or create the demo set"),
+        ("o", "open a dataset (folder or .npz), download, or create the demo set; Tab completes the path"),
         ("q / ctrl+q", "quit (trainings keep running)"),
     ],
     "Data": [
@@ -30,6 +30,8 @@ KEYS = {
         ("l", "log scale for the losses"),
         ("v", "next chart when only one fits"),
         ("tab", "to the next box of the form; Enter keeps its value, Esc puts back the one it had"),
+        ("c", "copy the pneumo train command shown (the terminal's clipboard)"),
+        ("e", "time a few training steps here for the estimate"),
     ],
     "A chart (Tab to it; Train and Runs)": [
         ("+ -", "zoom in, out"),

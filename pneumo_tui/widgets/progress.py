@@ -65,6 +65,8 @@ class ProgressPanel(Static):
         table.add_row("img/s", f"{p.images_per_s:.1f}" if p.images_per_s is not None else "-")
         table.add_row("lr", f"{p.lr:.2e}" if p.lr is not None else "-")
         table.add_row("device", p.device or "-")
+        for label, text in gpu_rows(follower):
+            table.add_row(label, text)
         if s.best_epoch is not None:
             auc = s.best_row.get(BEST_VAL_SCORE)
             table.add_row("best", f"epoch {s.best_epoch}" + (f" AUC {auc:.3f}" if isinstance(auc, float) else ""))
@@ -76,6 +78,31 @@ class ProgressPanel(Static):
         if failed:
             table.add_row("error", Text(str(failed.get("error", "")), style="red"))
         return table
+
+
+def gpu_rows(follower: RunReader) -> list[tuple[str, str]]:
+    """The GPU's figures of the latest epoch, as the trainer's epoch event gives them (training.engine.gpu_monitor):
+    peak memory allocated of the device's total, reserved, and the mean utilisation; nothing off CUDA."""
+    epochs = follower.state.epochs
+    if not epochs:
+        return []
+    e = epochs[max(epochs)]
+    rows = []
+    allocated, reserved, total = (e.get(k) for k in ("gpu_memory_allocated", "gpu_memory_reserved",
+                                                     "gpu_memory_total"))
+    if isinstance(allocated, int):
+        of = f" / {_gib(total)}" if isinstance(total, int) and total > 0 else ""
+        rows.append(("gpu mem", f"{_gib(allocated)}{of} GiB peak"))
+        if isinstance(reserved, int):
+            rows.append(("", f"reserved {_gib(reserved)} GiB"))
+    utilization = e.get("gpu_utilization")
+    if isinstance(utilization, (int, float)):
+        rows.append(("gpu use", f"{utilization:.0f}% (epoch {max(epochs)})"))
+    return rows
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f}"
 
 
 def _f(value) -> str:

@@ -83,7 +83,7 @@ def shared_date(run_ids: list[str]) -> str:
 def run_detail(s: RunSummary) -> Text:
     """Three lines on one run, in full: what the table's cells abbreviate or cut."""
     line1 = Text.assemble((s.run_id, "bold"), "  ", status_text(s.status), f" ({s.reason})" if s.reason else "",
-                          "  ", recipe_and_model(s))
+                          "  ", recipe_and_model(s), f" on {s.device}" if s.device else "")
     if s.problem:
         line2 = Text(f"unreadable: {s.problem}", style="bold")
     elif s.threshold is not None:

@@ -43,6 +43,7 @@ from training.engine import distributed
 from training.engine.augment import BatchAugment
 from training.engine.checkpoint import CheckpointError, encode_checkpoint, load_checkpoint, load_run_checkpoint
 from training.engine.device import DeviceSetup, device_setup, restore_rng_state, rng_state, seed_everything
+from training.engine.gpu_monitor import GpuMonitor
 from training.engine.inference import predict_split
 from training.engine.memory import check_fits
 from training.engine.optim import EarlyStopping, LRSchedule, build_optimizer
@@ -319,8 +320,9 @@ def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: Run
     """Epochs until the recipe's last one, early stopping or a stop request; returns the reason."""
     recipe = state.recipe
     loader = train_loader(recipe, data.train, setup, ctx)
+    monitor = GpuMonitor(setup.device)  # CUDA memory peaks and utilisation in each epoch event
     for epoch in range(state.epoch + 1, recipe.epochs + 1):
-        finished_epoch = train_one_epoch(state, loader, epoch, setup, ctx, log, stop)
+        finished_epoch = train_one_epoch(state, loader, epoch, setup, ctx, log, stop, monitor)
         if not finished_epoch:
             log.save_checkpoint("last", state.checkpoint(), epoch=state.epoch, metric=recipe.best_metric, value=None)
             return "interrupted"
@@ -336,7 +338,7 @@ def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: Run
         state.epoch, state.partial = epoch, _empty_sums()
         if improved:
             state.best = {"metric": recipe.best_metric, "value": val[recipe.best_metric], "epoch": epoch}
-        log.event("epoch", epoch=epoch, **train_stats, **val, lr=state.schedule.lr)
+        log.event("epoch", epoch=epoch, **train_stats, **val, lr=state.schedule.lr, **monitor.epoch_fields())
         # best before last: last.pt records which epoch is best, so best.pt must exist first.
         if improved:
             log.save_checkpoint("best", state.checkpoint(), epoch, recipe.best_metric, val[recipe.best_metric])
@@ -350,7 +352,7 @@ def fit(state: TrainState, data: PreparedData, setup: DeviceSetup, ctx, log: Run
 
 
 def train_one_epoch(state: TrainState, loader: BatchLoader, epoch: int, setup: DeviceSetup, ctx,
-                    log: RunLog, stop: StopRequest) -> bool:
+                    log: RunLog, stop: StopRequest, monitor: GpuMonitor | None = None) -> bool:
     """Train one epoch (or its rest after a resume); False when stopped by a request mid-epoch."""
     state.net.train()
     sums = state.partial
@@ -383,6 +385,8 @@ def train_one_epoch(state: TrainState, loader: BatchLoader, epoch: int, setup: D
         sums["seconds"] += seconds
         log.event("step", epoch=epoch, step=step, global_step=state.global_step, loss=loss_value, lr=lr,
                   images_per_s=n * ctx.world_size / max(seconds, 1e-9))
+        if monitor is not None:
+            monitor.sample()
         if delay:
             time.sleep(delay)
         if distributed.any_rank(stop.requested, ctx) and step < len(loader):

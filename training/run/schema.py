@@ -136,6 +136,10 @@ class EventKind:
 
 
 _METRIC = optional(_number)
+# A CUDA device's epoch (training.engine.gpu_monitor): peak bytes allocated and reserved by torch, the device's
+# bytes, and NVML's mean utilisation in percent; absent on other devices (and utilisation without nvidia-ml-py).
+GPU_FIELDS = {"gpu_memory_allocated": _int, "gpu_memory_reserved": _int, "gpu_memory_total": _int,
+              "gpu_utilization": _number}
 _BINARY = {k: _METRIC for k in ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc")}
 
 EVENTS: dict[str, EventKind] = {
@@ -155,7 +159,7 @@ EVENTS: dict[str, EventKind] = {
     "epoch": EventKind(
         required={"epoch": _int},
         optional={**{m.name: _METRIC for m in EPOCH_METRICS}, "lr": _number, "seconds": _number,
-                  "images_per_s": _number},
+                  "images_per_s": _number, **GPU_FIELDS},
     ),
     "checkpoint": EventKind(
         required={"kind": one_of("last", "best")},

@@ -83,6 +83,7 @@ class RunSummary:
     n_images: int | None = None  # its train + val images
     n_test: int | None = None
     adapted: str | None = None  # "bn, prior from RUN" for a run derived for a site; TRANSDUCTIVE when on its test
+    device: str | None = None  # what it trained on: "cpu", "cuda:0 (NVIDIA H200)" (run_started, else config.json)
 
     def to_json(self) -> dict:
         d = self.__dict__.copy()
@@ -369,6 +370,7 @@ class RunReader:
             invalid_events=self.invalid_events,
             recipe=self.recipe_name,
             adapted=_adapted_text(s.adapted),
+            device=_text(s.started.get("device")) or _text(self.config.get("device")),
             **self.dataset(),
         )
 

@@ -360,6 +360,43 @@ def key_rules() -> list[tuple[str, str, object, str]]:
     return rules
 
 
+def check_setting(key: str, value) -> object:
+    """One ``key=value`` setting checked as ``load_recipe`` checks it, without torch (the app's form checks every
+    entry as it is typed): a known key, its type, its choices or its range, a threshold rule. Returns the value in
+    the key's type; raises RecipeError in one line. ``model`` is checked against the zoo only by ``load_recipe``."""
+    keys = recipe_keys()
+    if key not in keys:
+        raise RecipeError(f"unknown recipe key {key!r} (pneumo models --keys lists them)")
+    typed = coerce(key, value, keys[key])
+    allowed = _CHOICES.get(key) or (_VAL_METRICS if key in ("best_metric", "early_stopping_metric") else None)
+    if allowed and typed not in allowed:
+        raise RecipeError(f"recipe key {key!r} must be one of {', '.join(allowed)}, got {typed!r}")
+    if key in RANGES and typed not in RANGES[key]:
+        raise RecipeError(f"recipe key {key!r} must be in {RANGES[key]}, got {typed!r}")
+    if key == "threshold":
+        from training.metrics.thresholds import parse_threshold_rule
+
+        try:
+            parse_threshold_rule(typed)
+        except ValueError as exc:
+            raise RecipeError(f"recipe key 'threshold': {exc}") from None
+    return typed
+
+
+def parse_settings(text: str) -> dict[str, str]:
+    """``"lr=3e-4 hflip=true"`` (spaces or commas between entries) as ``{key: value}``, each entry checked by
+    ``check_setting``; the first bad entry raises RecipeError in one line that names it."""
+    settings = {}
+    for entry in text.replace(",", " ").split():
+        try:
+            key, value = parse_override(entry)
+            check_setting(key, value)
+        except RecipeError as exc:
+            raise RecipeError(f"{entry}: {exc}") from None
+        settings[key] = value
+    return settings
+
+
 def _validated(recipe: Recipe) -> Recipe:
     # Imported here, not at the top: torch comes only when a recipe is really loaded for training.
     from training.models import model_names
