@@ -72,8 +72,8 @@ def runs(
     as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
     sort: str | None = typer.Option(None, "--sort", metavar="COL",
                                     help="Sort by a column: run, name, status, started, recipe, model, image, "
-                                         "epochs, lr, batch, seed, dataset, val_auc, acc, sens, spec, auc "
-                                         "(figures best first)."),
+                                         "epochs, lr, batch, seed, dataset, val (the best epoch's AUC), acc, sens, "
+                                         "spec, auc (figures best first)."),
     reverse: bool = typer.Option(False, "--reverse", help="Turn the sort round."),
     filter_text: str | None = typer.Option(None, "--filter", metavar="TEXT",
                                            help="Only runs whose id, name, tags, note, recipe, model or data "

@@ -607,7 +607,8 @@ class RunsView(PollingView):
         """The config diff of the two picked runs, one setting a line: ``recipe.lr  0.001 → 0.0003``."""
         picked = self._followers_for(self.table.selected)
         if len(picked) != 2:
-            return Text(f"Config diff: pick two runs with space ({len(picked)} picked). f hides this.")
+            return Text.assemble(("Config diff\n", "bold"), "pick two runs with space\n",
+                                 f"({len(picked)} picked; f hides this)")
         a, b = picked
         names = [self.table.summaries[f.run_id].label if f.run_id in self.table.summaries else f.run_id
                  for f in picked]

@@ -107,9 +107,10 @@ def run_detail(s: RunSummary) -> Text:
                           ("  SYNTHETIC" if s.synthetic else "", "bold"))
     if s.adapted:
         line3.append(f"  adapted: {s.adapted}", style="bold")
-    if s.note:  # on one line, cut at its end: the note's own lines joined
+    if s.note:  # the note's own lines joined
         line2.append("  note: " + " ".join(s.note.split()))
-        line2.no_wrap, line2.overflow = True, "ellipsis"
+    for line in (line1, line2):  # each on its line, cut at its end: a wrapped line would push the data out
+        line.no_wrap, line.overflow = True, "ellipsis"
     return Text("\n").join([line1, line2, line3])
 
 
@@ -208,7 +209,7 @@ def _cut(layout: Layout, width: int) -> Layout:
 
 
 SETTING_HEADERS = {key: header for key, header, _ in SETTINGS}
-SETTINGS_CUT = ("run", "dataset", "recipe", "model")  # cut in this order, down to SETTINGS_MIN, when too wide
+SETTINGS_CUT = ("dataset", "model", "recipe", "run")  # cut in this order, down to SETTINGS_MIN, when too wide
 SETTINGS_MIN = {"run": 16, "dataset": 10, "recipe": 8, "model": 8}
 DIFFERS = "*"  # after the header of a setting that differs between the listed runs
 
@@ -223,8 +224,14 @@ def layout_settings(summaries: list[RunSummary], width: int, hide_constant: bool
     keys = ["mark", "run", "status", *shown, "best_auc"]
     headers = ["", "run", "status", *(SETTING_HEADERS[k] + (DIFFERS if k in changing else "") for k in shown),
                "val AUC"]
-    rows = [["·", s.label, s.status, *(s.settings.get(k, "-") for k in shown), _num(s.val_auc)] for s in summaries]
-    layout = Layout(headers, rows, True, keys)
+
+    def rows_with(run_text) -> list[list[str]]:
+        return [["·", s.name or run_text(s.run_id), s.status, *(s.settings.get(k, "-") for k in shown),
+                 _num(s.val_auc)] for s in summaries]
+
+    layout = Layout(headers, rows_with(lambda run_id: run_id), True, keys)
+    if _total(layout.widths) > width:  # the ids' dates go first (the detail line has the whole id)
+        layout = Layout(headers, rows_with(lambda run_id: DATE_PREFIX.sub("", run_id)), True, keys)
     widths = layout.widths
     for key in SETTINGS_CUT:
         if key not in keys:
@@ -233,16 +240,16 @@ def layout_settings(summaries: list[RunSummary], width: int, hide_constant: bool
         floor = max(SETTINGS_MIN[key], len(headers[c]))
         while _total(widths) > width and widths[c] > floor:
             widths[c] -= 1
-    rows = [[_ellipsis(cell, widths[i]) for i, cell in enumerate(row)] for row in rows]
+    rows = [[_ellipsis(cell, widths[i]) for i, cell in enumerate(row)] for row in layout.rows]
     return Layout(headers, rows, True, keys)
 
 
 # The sort column (training.run.listing) of each column of either view.
-SORT_OF = {"run": "run", "status": "status", "recipe": "recipe", "best_auc": "val_auc", "accuracy": "accuracy",
+SORT_OF = {"run": "run", "status": "status", "recipe": "recipe", "best_auc": "val", "accuracy": "accuracy",
            "sensitivity": "sensitivity", "specificity": "specificity", "threshold": "threshold", "epochs": "done",
            "data": "dataset"}
 SORT_OF_SETTINGS = {**{key: key for key, _, _ in SETTINGS}, "run": "run", "status": "status",
-                    "best_auc": "val_auc"}
+                    "best_auc": "val"}
 
 
 def _ellipsis(text: str, width: int) -> str:

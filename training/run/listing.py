@@ -9,11 +9,12 @@ round. A run without the value sorts last both ways.
 
 from __future__ import annotations
 
+from training.run.schema import BEST_VAL_SCORE
 from training.run.settings import SETTING_KEYS
 from training.run.state import RunSummary
 
 # Column names a sort accepts, with the words people also type for them.
-FIGURES = {"val_auc": ("val_auc", "best", "auc_val"), "accuracy": ("accuracy", "acc", "test_acc"),
+FIGURES = {"val": ("val", "best", BEST_VAL_SCORE), "accuracy": ("accuracy", "acc", "test_acc"),
            "sensitivity": ("sensitivity", "sens"), "specificity": ("specificity", "spec"),
            "auc": ("auc", "test_auc")}
 TEXTS = {"run": ("run", "id", "run_id"), "name": ("name",), "status": ("status",), "threshold": ("threshold",),
@@ -43,7 +44,7 @@ def sort_value(s: RunSummary, column: str):
     """What ``s`` sorts by in ``column``: a number where the column holds numbers, else lower-cased text;
     None when the run has no value there."""
     if column in FIGURES:
-        value = s.val_auc if column == "val_auc" else s.test.get(column)
+        value = s.val_auc if column == "val" else s.test.get(column)  # val: the best epoch's
         return float(value) if isinstance(value, (int, float)) else None
     if column in SETTING_KEYS:
         text = s.settings.get(column, "-")
