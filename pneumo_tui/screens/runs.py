@@ -514,7 +514,7 @@ class RunsView(PollingView):
         """Do one change to a run folder; its error, if any, in one line; the table shows the change."""
         try:
             said = change()
-        except PneumoError as exc:
+        except (PneumoError, OSError) as exc:  # a refusal, or a folder we may not write
             self.notify(one_line(exc), title="Runs", severity="error", timeout=10)
             return
         if said:
@@ -524,22 +524,17 @@ class RunsView(PollingView):
     def action_rename(self) -> None:
         run = self._current()
         if run is not None:
-            self._ask(f"Name of {run.run_id} (its id stays; empty: no name)", run.name,
-                      lambda r, text: rename_run(r.path, text) and None)
+            self._ask(f"Name of {run.run_id} (its id stays; empty: no name)", run.name, _rename)
 
     def action_tag(self) -> None:
         run = self._current()
         if run is not None:
-            def retag(r: RunSummary, text: str) -> None:
-                wanted = split_tags(text)
-                tag_run(r.path, wanted, [t for t in r.tags if t not in wanted])
-
-            self._ask(f"Tags of {run.label} (one word each, spaces between)", " ".join(run.tags), retag)
+            self._ask(f"Tags of {run.label} (one word each, spaces between)", " ".join(run.tags), _retag)
 
     def action_note(self) -> None:
         run = self._current()
         if run is not None:
-            self._ask(f"Note on {run.label} (empty: none)", run.note, lambda r, text: note_run(r.path, text) and None)
+            self._ask(f"Note on {run.label} (empty: none)", run.note, _renote)
 
     def action_archive(self) -> None:
         run = self._current()
@@ -584,9 +579,14 @@ class RunsView(PollingView):
                         severity="error", timeout=10)
             return
 
+        def delete() -> str:
+            delete_run(run.path)
+            self._forget(run.run_id)
+            return f"deleted {run.run_id}"
+
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self._manage(lambda: (delete_run(run.path), self._forget(run.run_id), f"deleted {run.run_id}")[-1])
+                self._manage(delete)
 
         self.app.push_screen(ConfirmDelete(run), confirmed)
 
@@ -620,6 +620,20 @@ class RunsView(PollingView):
         for key, va, vb in changes:
             lines.append(Text.assemble((key, "bold"), f" {va} → {vb}"))
         return Text("\n").join(lines)
+
+
+def _rename(run: RunSummary, text: str) -> None:
+    rename_run(run.path, text)
+
+
+def _retag(run: RunSummary, text: str) -> None:
+    """The run's tags become those typed: new ones added, the ones left out removed."""
+    wanted = split_tags(text)
+    tag_run(run.path, wanted, [t for t in run.tags if t not in wanted])
+
+
+def _renote(run: RunSummary, text: str) -> None:
+    note_run(run.path, text)
 
 
 class RunPrompt(ModalScreen[str | None]):
