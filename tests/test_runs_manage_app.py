@@ -270,3 +270,19 @@ def test_snapshot_named_and_tagged_runs(snap_compare, tmp_path, size):
     tag_run(b, ["sweep"])
     app = _app(runs)
     assert snap_compare(app, press=["3"], terminal_size=size, run_before=wait_for_runs)
+
+
+async def test_a_click_on_a_header_sorts_by_its_column_and_a_second_click_turns_it_round(tmp_path):
+    runs = tmp_path / "runs"
+    a_busy_runs_folder(runs)
+    app = _app(runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view, table = await _open(pilot)
+        x = sum(w + 2 for w in table.layout_now.widths[:table.layout_now.keys.index("accuracy")]) + 2
+        await pilot.click("#run-table", offset=(x, 0))
+        await pilot.pause()
+        assert table.sort_by == "accuracy" and list(table.summaries)[0] == A
+        assert "sort accuracy↓" in screen_text(app)  # best first
+        await pilot.click("#run-table", offset=(x, 0))
+        await pilot.pause()
+        assert table.sort_reverse and list(table.summaries)[0] == "20260316-101010-cnn3"

@@ -31,6 +31,7 @@ from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from training.core.errors import PneumoError, one_line
+from training.run.listing import FIGURES
 from training.run.manage import archive_run, delete_run, note_run, rename_run, tag_run, unarchive_run
 from training.run.meta import split_tags
 from training.run.paths import RunPaths, archive_dir
@@ -245,6 +246,8 @@ class RunsView(PollingView):
 
     def _adopt(self, followers: dict[str, RunReader], done: bool) -> None:
         for run_id, follower in followers.items():
+            if follower.run_dir.parent != self.listed_dir:
+                continue  # A switched to the archived runs (or back) while the first read went on
             self.followers.setdefault(run_id, follower)  # one a reload found meanwhile stays
         self.loaded = self.loaded or done
         self._show_table()
@@ -371,7 +374,8 @@ class RunsView(PollingView):
         if table.filter_text:
             parts += [("/", "bold"), f"{table.filter_text} {len(table.summaries)} of {len(table.all)}  "]
         if table.sort_by is not None or table.sort_reverse:
-            arrow = "↓" if table.sort_reverse else "↑"
+            descending = (table.sort_column in FIGURES) != table.sort_reverse  # figures: best (highest) first
+            arrow = "↓" if descending else "↑"
             parts += [("sort ", "bold"), f"{table.sort_column or 'run'}{arrow}  "]
         return parts
 
