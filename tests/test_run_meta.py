@@ -47,6 +47,8 @@ def test_tags_and_note_are_kept_and_cleaned(tmp_path):
         rename_run(run, "x" * (MAX_NAME + 1))
     with pytest.raises(MetaError):
         rename_run(run, "two\nlines")
+    with pytest.raises(MetaError, match="/"):
+        rename_run(run, "lr/sweep")  # a name goes where a run id or folder is typed
 
 
 @pytest.mark.parametrize("text", [

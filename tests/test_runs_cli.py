@@ -105,9 +105,12 @@ def test_a_renamed_run_keeps_its_id_and_is_found_by_name_and_by_id(tmp_path):
 def test_markup_in_a_name_tag_or_note_is_shown_as_text(tmp_path):
     runs = tmp_path / "runs"
     a, _ = two_runs_of_one_model(runs)
-    assert runner.invoke(app, ["runs", "rename", a.name, "[bold]x[/]", "--runs", str(runs)]).exit_code == 0
+    assert runner.invoke(app, ["runs", "rename", a.name, "[bold]x", "--runs", str(runs)]).exit_code == 0
+    assert runner.invoke(app, ["runs", "tag", a.name, "[/]", "--runs", str(runs)]).exit_code == 0
+    assert runner.invoke(app, ["runs", "note", a.name, "[link=x]y", "--runs", str(runs)]).exit_code == 0
     out = runner.invoke(app, ["runs", "--runs", str(runs)])
-    assert out.exit_code == 0 and '"[bold]x[/]"' in out.stdout
+    assert out.exit_code == 0 and '"[bold]x" #[/]' in out.stdout
+    assert runner.invoke(app, ["runs", "--runs", str(runs), "--filter", "[link=x]"]).exit_code == 0
 
 
 def test_delete_refuses_a_running_run_and_asks_before_deleting(tmp_path):
@@ -158,3 +161,14 @@ def test_pneumo_runs_without_a_subcommand_lists_as_before(busy):
                    "test acc", "test sens", "test spec", "test auc"):
         assert header in result.stdout
     assert len(_ids(runs)) == len(made)
+
+
+def test_a_long_name_wraps_under_its_id_and_the_figures_stay_at_80_columns(busy):
+    runs, made = busy
+    name = "a_long_name_for_the_first_densenet_run_of_the_sweep"
+    assert runner.invoke(app, ["runs", "rename", made[4].name, name, "--runs", str(runs)]).exit_code == 0
+    out = runner.invoke(app, ["runs", "--runs", str(runs)], env={"COLUMNS": "80"}).stdout
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "0.979" in out and "0.850" in out  # the test figures are still there
+    assert all(any(run.name in line for line in out.splitlines()) for run in made)
+    assert name[:20] in out.replace("\n", "")

@@ -119,13 +119,14 @@ def runs(
 
 
 def _run_cell(s):
-    """The run id whole (never wrapped nor cut), its name and tags under it."""
+    """The run id whole (never wrapped nor cut), its name and tags under it, and what it was adapted from."""
     from rich.text import Text
 
-    cell = Text(s.run_id + (f" (adapted: {s.adapted})" if s.adapted else ""))
+    cell = Text(s.run_id)
     extra = " ".join([f'"{s.name}"' if s.name else "", *(f"#{t}" for t in s.tags)]).strip()
-    if extra:
-        cell.append("\n" + extra)
+    for line in (extra, f"(adapted: {s.adapted})" if s.adapted else ""):
+        if line:
+            cell.append("\n" + line)  # under the id, wrapped as the column's width allows
     return cell
 
 
@@ -143,7 +144,7 @@ def _table(columns, rows, kept: list[int], widths: dict[int, int] | None, compac
              else Table(box=box.HEAVY_HEAD))
     for i in kept:
         width = widths[i] if widths else None
-        table.add_column(columns[i][0], width=width, no_wrap=i == 0)
+        table.add_column(columns[i][0], width=width, overflow="fold")  # the run's: as wide as its longest id
     for row in rows:
         table.add_row(*(row[i] if isinstance(row[i], Text) else Text(str(row[i])) for i in kept))
     return table
@@ -172,12 +173,14 @@ def _print_table(columns: list[tuple[str, int]], rows: list[list], note: str | N
     texts = [[columns[i][0], *((r[i].plain if isinstance(r[i], Text) else str(r[i])) for r in rows)]
              for i in range(len(columns))]
     natural = [max(len(line) for t in col for line in t.split("\n")) for col in texts]
-    least = [natural[0]] + [max(len(word) for t in col for word in (t.split() or [""])) for col in texts[1:]]
+    ids = max(len(t.split("\n")[0]) for t in texts[0])  # the run column's least: its ids (names under them wrap)
+    least = [ids] + [max(len(word) for t in col for word in (t.split() or [""])) for col in texts[1:]]
     ranked = sorted((i for i, (_, rank) in enumerate(columns) if rank), key=lambda i: columns[i][1])
     for compact in (False, True):
         kept, dropped = list(range(len(columns))), []
         while True:
-            overhead = _rendered_width(_table(columns, rows, kept, None, compact)) - sum(natural[i] for i in kept)
+            fixed = {i: natural[i] for i in kept}
+            overhead = _rendered_width(_table(columns, rows, kept, fixed, compact)) - sum(fixed.values())
             room = console.width - overhead
             if sum(least[i] for i in kept) <= room:
                 break

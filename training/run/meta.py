@@ -82,6 +82,8 @@ def check_name(name: str) -> str:
     if "\n" in name.strip() or "\r" in name.strip():
         raise MetaError("a run's name is one line")
     name = _clean(name).strip()
+    if "/" in name:
+        raise MetaError("a run's name has no / (it is typed where a run id or folder goes)")
     if len(name) > MAX_NAME:
         raise MetaError(f"a run's name is at most {MAX_NAME} characters (this one has {len(name)})")
     return name
