@@ -124,3 +124,15 @@ def test_the_config_diff_of_two_runs_says_what_changed(tmp_path):
     assert keys[:2] == ["model", "recipe.name"] and "recipe.seed" in keys and "data.synthetic" in keys
     assert ("recipe.seed", "-", "3") in config_diff(read_run(a).config, read_run(c).config)
     assert config_diff("hostile", [1]) == []
+
+
+def test_two_writers_tagging_at_once_lose_neither_tag(tmp_path):
+    import threading
+
+    (run,) = two_runs_of_one_model(tmp_path / "runs")[:1]
+    threads = [threading.Thread(target=tag_run, args=(run, [f"t{i}"])) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(read_meta(run).tags) == [f"t{i}" for i in range(8)]

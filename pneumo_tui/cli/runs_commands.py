@@ -18,6 +18,7 @@ from pathlib import Path
 
 import typer
 
+from training.core.errors import one_line
 from training.core.jsontext import json_text
 from training.run.paths import DEFAULT_RUNS_DIR
 from training.run.schema import HEADLINE
@@ -257,7 +258,7 @@ def rename(
     from training.run.manage import rename_run
 
     run_dir = resolve(run, _runs_dir(ctx, runs_dir, runs_alias))
-    with user_errors():
+    with user_errors(OSError):  # a refusal, or a folder this user may not write
         meta = rename_run(run_dir, name)
     print(f"{run_dir.name} is called {meta.name!r}" if meta.name else f"{run_dir.name} has no name now")
 
@@ -278,7 +279,7 @@ def tag(
     run_dir = resolve(run, _runs_dir(ctx, runs_dir, runs_alias))
     add = [t for text in tags or [] for t in split_tags(text)]
     gone = [t for text in remove for t in split_tags(text)]
-    with user_errors():
+    with user_errors(OSError):  # a refusal, or a folder this user may not write
         meta = tag_run(run_dir, add, gone)
     print(f"{run_dir.name}: " + (" ".join(f"#{t}" for t in meta.tags) or "no tags"))
 
@@ -295,7 +296,7 @@ def note(
     from training.run.manage import note_run
 
     run_dir = resolve(run, _runs_dir(ctx, runs_dir, runs_alias))
-    with user_errors():
+    with user_errors(OSError):  # a refusal, or a folder this user may not write
         meta = note_run(run_dir, text)
     print(f"{run_dir.name}: note kept" if meta.note else f"{run_dir.name}: no note now")
 
@@ -314,7 +315,7 @@ def archive(
     from training.run.manage import archive_run
 
     run_dir = resolve(run, _runs_dir(ctx, runs_dir, runs_alias))
-    with user_errors():
+    with user_errors(OSError):  # a refusal, or a folder this user may not write
         moved = archive_run(run_dir)
     print(f"archived {run_dir.name} (in {moved.parent}; pneumo runs unarchive {run_dir.name} restores it)")
 
@@ -330,7 +331,7 @@ def unarchive(
     from training.run.manage import unarchive_run
 
     run_dir = resolve(run, _runs_dir(ctx, runs_dir, runs_alias))
-    with user_errors():
+    with user_errors(OSError):  # a refusal, or a folder this user may not write
         moved = unarchive_run(run_dir)
     print(f"restored {moved.name}")
 
@@ -359,8 +360,8 @@ def delete(
         fail("not deleted", code=1)
     try:
         delete_run(run_dir)
-    except RunBusy as exc:
-        fail(str(exc))
+    except (RunBusy, OSError) as exc:
+        fail(one_line(exc))
     print(f"deleted {run_dir.name}")
 
 

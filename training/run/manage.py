@@ -15,7 +15,7 @@ from pathlib import Path
 
 from training.core.errors import PneumoError
 from training.run.lock import RunLock, RunLocked
-from training.run.meta import MetaError, RunMeta, check_name, read_meta, write_meta
+from training.run.meta import MetaError, RunMeta, check_name, read_meta, update_meta
 from training.run.paths import ARCHIVE_DIR, RunPaths, archive_dir
 from training.run.store import run_dirs
 
@@ -88,20 +88,14 @@ def rename_run(run_dir: Path, name: str) -> RunMeta:
                 continue
             if other.name == name or read_meta(other).name == name:
                 raise MetaError(f"{other.name} is already called {name!r}: give another name")
-    meta = read_meta(run_dir).renamed(name)
-    write_meta(run_dir, meta)
-    return meta
+    return update_meta(run_dir, lambda meta: meta.renamed(name))
 
 
 def tag_run(run_dir: Path, add: list[str] = (), remove: list[str] = ()) -> RunMeta:
     """Add and remove tags of the run."""
-    meta = read_meta(run_dir).tagged(add, remove)
-    write_meta(run_dir, meta)
-    return meta
+    return update_meta(run_dir, lambda meta: meta.tagged(add, remove))
 
 
 def note_run(run_dir: Path, note: str) -> RunMeta:
     """Keep ``note`` with the run ("" removes it)."""
-    meta = read_meta(run_dir).noted(note)
-    write_meta(run_dir, meta)
-    return meta
+    return update_meta(run_dir, lambda meta: meta.noted(note))

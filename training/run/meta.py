@@ -1,7 +1,7 @@
 """A run's name, tags and note: what people call a run, kept beside it in ``meta.json`` (``RunPaths.meta``).
 
     meta = read_meta(run_dir)                    # never raises: a missing or hostile file reads as no meta
-    write_meta(run_dir, meta.renamed("lr sweep 3"))
+    update_meta(run_dir, lambda m: m.renamed("lr sweep 3"))   # read, change, write, under meta.json.lock
 
 The run id (its folder's name) never changes: a name is a second handle, found by ``resolve_run``. The file is
 written atomically (training.core.fileio) and checked when read: anything that is not a small JSON object of
@@ -11,9 +11,12 @@ in a name never reaches a terminal), and lengths are capped, so no reader crashe
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -156,3 +159,17 @@ def read_meta(run_dir: Path) -> RunMeta:
 def write_meta(run_dir: Path, meta: RunMeta) -> None:
     """Keep ``meta`` in the run's meta.json (atomically: a reader sees the old file or the new one)."""
     atomic_write_json(RunPaths(Path(run_dir)).meta, meta.to_json())
+
+
+def update_meta(run_dir: Path, change: Callable[[RunMeta], RunMeta]) -> RunMeta:
+    """Read the run's meta, ``change`` it and write it back under ``meta.json.lock``, so that two writers (the
+    app and ``pneumo runs tag``) never lose each other's change; the meta as written."""
+    paths = RunPaths(Path(run_dir))
+    fd = os.open(paths.meta_lock, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        meta = change(read_meta(run_dir))
+        write_meta(run_dir, meta)
+        return meta
+    finally:
+        os.close(fd)  # drops the lock

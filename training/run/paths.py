@@ -11,7 +11,7 @@
             threshold.json     the operating point chosen for the run (optional)
             review.json        review notes (optional), and review.json.lock that their writers take turns on
             train.log          stdout/stderr of a trainer the app started
-            meta.json          the run's name, tags and note (optional; training.run.meta)
+            meta.json          the run's name, tags and note (optional; training.run.meta), and meta.json.lock
         archive/           runs put away with ``pneumo runs archive`` (same layout, hidden from the list)
 
 No other module spells one of these names: they ask ``RunPaths``.
@@ -91,6 +91,11 @@ class RunPaths:
     def meta(self) -> Path:
         """The run's name, tags and note, written by people (training.run.meta), never by the trainer."""
         return self.root / "meta.json"
+
+    @property
+    def meta_lock(self) -> Path:
+        """Held while one writer changes meta.json (the app and pneumo runs may both)."""
+        return self.root / "meta.json.lock"
 
     def written_by_the_trainer(self) -> list[Path]:
         """The files only the run's writer (its lock holder) writes: their stale temporaries are its to clean."""
