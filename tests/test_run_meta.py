@@ -136,3 +136,16 @@ def test_two_writers_tagging_at_once_lose_neither_tag(tmp_path):
     for t in threads:
         t.join()
     assert sorted(read_meta(run).tags) == [f"t{i}" for i in range(8)]
+
+
+def test_a_reader_sees_a_rename_made_meanwhile_as_a_change(tmp_path):
+    from training.run.state import RunReader
+
+    (run,) = two_runs_of_one_model(tmp_path / "runs")[:1]
+    reader = RunReader(run)
+    reader.poll()
+    version = reader.version
+    assert not reader.poll()  # nothing new
+    rename_run(run, "renamed meanwhile")
+    assert reader.poll() and reader.version == version + 1
+    assert reader.summary().name == "renamed meanwhile"

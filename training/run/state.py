@@ -369,7 +369,8 @@ class RunReader:
         for event in events:
             self.state.apply(event)
         status = "unreadable" if self.problem else status_of(self.state.lifecycle, self.paths.lock)
-        renamed = self._read_meta()  # a name, tag or note given meanwhile (the app, pneumo runs rename)
+        first = self._meta_key is False
+        renamed = self._read_meta() and not first  # a name, tag or note given meanwhile (app, pneumo runs rename)
         changed = bool(events) or status != self.status or renamed
         self.status = status
         if changed:
