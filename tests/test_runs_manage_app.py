@@ -207,6 +207,9 @@ async def test_d_asks_before_deleting_and_refuses_a_running_run(tmp_path):
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmDelete) and live.is_dir()
             assert "running: stop it first" in toasts[-1]
+            await pilot.press("a")  # nor archived under its trainer
+            await pilot.pause()
+            assert live.is_dir() and "it is running" in toasts[-1] and live.name in table.summaries
             await pilot.press("up", "up", "d")
             await pilot.pause()
             assert isinstance(app.screen, ConfirmDelete)

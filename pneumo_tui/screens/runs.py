@@ -544,6 +544,10 @@ class RunsView(PollingView):
         run = self._current()
         if run is None:
             return
+        if run.status == "running":  # said at once; archive_run checks again under the run's lock
+            self.notify(f"cannot archive {run.run_id}: it is running; stop it first (x on the Train screen)",
+                        title="Archive", severity="error", timeout=10)
+            return
 
         def move() -> str:
             if run.archived:
