@@ -24,7 +24,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static
@@ -157,7 +157,8 @@ class RunsView(PollingView):
             with ChartDeck(id="runs-charts"):
                 yield CurveChart("Training loss per step", id="overlay-steps")
                 yield CurveChart("Validation per epoch", integer_x=True, id="overlay-epochs")
-            yield Static(id="runs-diff")
+            with VerticalScroll(id="runs-diff"):  # a long diff scrolls
+                yield Static(id="runs-diff-text")
 
     def on_mount(self) -> None:
         self._show_controls()
@@ -509,7 +510,7 @@ class RunsView(PollingView):
             return
 
         def done(text: str | None) -> None:
-            if text is not None:
+            if text is not None and text != value:  # Esc, or Enter on what was there: nothing to write
                 self._manage(lambda: then(run, text))
 
         self.app.push_screen(RunPrompt(title, value), done)
@@ -538,7 +539,7 @@ class RunsView(PollingView):
     def action_note(self) -> None:
         run = self._current()
         if run is not None:
-            self._ask(f"Note on {run.label} (empty: none)", run.note, _renote)
+            self._ask(f"Note on {run.label} (empty: none)", " ".join(run.note.split("\n")), _renote)
 
     def action_archive(self) -> None:
         run = self._current()
@@ -599,8 +600,8 @@ class RunsView(PollingView):
         self.app.push_screen(ConfirmDelete(run), confirmed)
 
     @property
-    def diff_panel(self) -> Static:
-        return self.query_one("#runs-diff", Static)
+    def diff_panel(self) -> VerticalScroll:
+        return self.query_one("#runs-diff", VerticalScroll)
 
     def action_toggle_diff(self) -> None:
         self.diff_shown = not self.diff_shown
@@ -609,7 +610,7 @@ class RunsView(PollingView):
 
     def _show_diff(self) -> None:
         if self.diff_shown:
-            self.diff_panel.update(self.diff_text())
+            self.query_one("#runs-diff-text", Static).update(self.diff_text())
 
     def diff_text(self) -> Text:
         """The config diff of the two picked runs, one setting a line: ``recipe.lr  0.001 → 0.0003``."""
