@@ -1,4 +1,4 @@
-"""``pneumo train / runs / eval / predict / models``: the engine, headless.
+"""``pneumo train / eval / predict / unlock / models``: the engine, headless (``pneumo runs``: runs_commands).
 
 torch is imported inside the commands so that ``pneumo --help`` stays fast.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from training.core.jsontext import json_text
-from training.run.schema import BEST_VAL_SCORE, HEADLINE, LOG_LINE, METRICS, VAL_LOSS
+from training.run.schema import BEST_VAL_SCORE, LOG_LINE, METRICS, VAL_LOSS
 
 from ..words import SYNTHETIC_LINE, synthetic_run
 from .errors import fail, user_errors
@@ -23,8 +23,10 @@ ENGINE_ERRORS = (FileNotFoundError,)
 
 
 def register(app: typer.Typer) -> None:
+    from . import runs_commands
+
     app.command()(train)
-    app.command()(runs)
+    runs_commands.register(app)
     app.command(name="eval")(eval_run)
     app.command()(predict)
     app.command()(unlock)
@@ -205,43 +207,7 @@ def format_eval(e: dict) -> str:
             f"specificity {_fmt(e['specificity'])}  auc {_fmt(e['auc'])}  (n={e['n']}, threshold {e['threshold']:.3f})")
 
 
-# --------------------------------------------------------------------------- runs
-
-
-def runs(
-    runs_dir: Path = RUNS,
-    runs_alias: Path | None = RUNS_DIR_ALIAS,
-    as_json: bool = typer.Option(False, "--json", help="One JSON list instead of a table."),
-) -> None:
-    """Every run with status (running, finished, stopped, failed, stale), model, epochs, best val metric, test."""
-    from training.run.state import list_runs
-
-    runs_dir = runs_folder(runs_dir, runs_alias)
-    if not runs_dir.is_dir():
-        fail(f"no runs folder {runs_dir} (give one with --runs)")
-    summaries = list_runs(runs_dir)
-    if as_json:
-        print(json_text([s.to_json() for s in summaries]))
-        return
-    if not summaries:
-        print(f"no runs in {runs_dir}/", file=sys.stderr)
-        return
-    from rich.console import Console
-    from rich.text import Text
-
-    from pneumo_tui.plain import PlainTable as Table
-
-    table = Table("run", "status", "recipe (model)", "data", "epochs", "best (val)", "operating point", "test acc",
-                  "test sens", "test spec", "test auc")
-    for s in summaries:
-        best = f"{s.best_metric} {_fmt(s.best_value, 4)} @{s.best_epoch}" if s.best_metric else "-"
-        planned = f"/{s.epochs_planned}" if s.epochs_planned else ""
-        point = f"{s.threshold:.3f} ({s.threshold_how})" if s.threshold is not None else s.threshold_how or "-"
-        run_id = s.run_id + (f" (adapted: {s.adapted})" if s.adapted else "")
-        cells = [run_id, s.status, recipe_and_model(s), dataset_text(s), f"{s.epochs_done}{planned}", best,
-                 point, *(_fmt(s.test.get(k)) for k in HEADLINE)]
-        table.add_row(*(Text(str(c)) for c in cells))  # never markup: every cell comes from a file on disk
-    Console().print(table)
+# --------------------------------------------------------------------------- texts of a run (pneumo runs, app)
 
 
 def recipe_and_model(s) -> str:

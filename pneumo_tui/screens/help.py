@@ -57,6 +57,12 @@ KEYS = {
         ("m", "which per-epoch metric to overlay"),
         ("l", "log scale for losses"),
         ("v", "next chart when only one fits"),
+        ("/", "filter by id, name, tags, note, recipe, model, data (Enter keeps, Esc clears)"),
+        ("s S", "sort by the next column / turn the order round (or click a header)"),
+        ("p h", "settings columns (those that differ first) / hide the constant ones"),
+        ("n t N", "name the run (its id stays), its tags, a note"),
+        ("a A d", "archive (restore) the run, show the archived ones, delete it (asks; never a running run)"),
+        ("f", "config diff of the two picked runs, beside the overlay"),
     ],
 }
 

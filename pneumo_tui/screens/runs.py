@@ -6,6 +6,13 @@ Enter attaches to one and follows it live on the Train screen. Smoothing is
 TensorBoard's debiased moving average with the raw curve left faint. The lines
 under the table tell the highlighted run in full; while the logs are first
 read (in a thread, runs listed as they are read) they say how many are left.
+
+Run management, as ``pneumo runs`` does it: ``/`` filters by text (id, name, tags, note, recipe, model,
+data), s sorts by the next column (S turns the order round; a click on a header sorts by it), p shows the
+settings columns (those that differ between the listed runs first; h hides the constant ones), n names a
+run, t tags it, N keeps a note, a archives it (A shows the archived runs, where a restores one), d deletes
+it after a confirm dialog (never a running run), f shows the config diff of the two picked runs beside the
+overlay.
 """
 
 from __future__ import annotations
@@ -17,19 +24,25 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
-from training.run.paths import RunPaths
+from training.core.errors import PneumoError, one_line
+from training.run.listing import FIGURES
+from training.run.manage import archive_run, delete_run, note_run, rename_run, tag_run, unarchive_run
+from training.run.meta import split_tags
+from training.run.paths import RunPaths, archive_dir
 from training.run.schema import OVERLAY
+from training.run.settings import config_diff
 from training.run.state import RunReader, RunSummary
 from training.run.store import is_run_dir
 
 from ..cli.train_commands import recipe_and_model
 from ..messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun, RunUpdated
-from ..widgets.charts import ChartDeck, Curve, CurveChart, run_colour
+from ..widgets.charts import ChartDeck, Curve, CurveChart, curve_marker, run_colour
 from ..widgets.run_table import DATE_PREFIX, RunTable, run_detail
 from ..widgets.smoothing import SmoothingSlider
 from .tab_view import PollingView
@@ -102,6 +115,18 @@ class RunsView(PollingView):
         Binding("l", "toggle_log", "Log", show=False),
         Binding("v", "cycle_chart", "Next chart", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False),
+        Binding("slash", "filter", "Filter", show=False),  # run management: in the help (?) and the README
+        Binding("s", "sort", "Sort", show=False),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("p", "settings_view", "Settings", show=False),
+        Binding("h", "hide_constant", "Hide constant", show=False),
+        Binding("n", "rename", "Name", show=False),
+        Binding("t", "tag", "Tags", show=False),
+        Binding("N", "note", "Note", show=False),
+        Binding("a", "archive", "Archive", show=False),
+        Binding("A", "show_archived", "Archived", show=False),
+        Binding("d", "delete", "Delete", show=False),
+        Binding("f", "toggle_diff", "Diff", show=False),
     ]
 
     def __init__(self, runs_dir: Path, *, poll_interval: float = 1.0, **kwargs):
@@ -117,16 +142,23 @@ class RunsView(PollingView):
         self._ticks = 0
         self._drawn: tuple | None = None
         self._shown_versions: dict[str, int] = {}  # the version of each run the table shows
+        self.archived = False  # the table lists the archived runs (runs/archive/) instead
+        self.diff_shown = False  # the config diff of the two picked runs beside the charts
 
     def compose(self) -> ComposeResult:
         yield RunTable(id="run-table")
+        yield Input(placeholder="filter: words of id, name, tags, note, recipe, model, data; Enter keeps, Esc clears",
+                    id="runs-filter")
         yield Static(id="run-detail")
         with Horizontal(id="runs-control-line"):  # one line at 80x24: the charts need the rows
             yield SmoothingSlider(0.6, id="smoothing")
             yield Static(id="runs-controls")
-        with ChartDeck(id="runs-charts"):
-            yield CurveChart("Training loss per step", id="overlay-steps")
-            yield CurveChart("Validation per epoch", integer_x=True, id="overlay-epochs")
+        with Horizontal(id="runs-lower"):
+            with ChartDeck(id="runs-charts"):
+                yield CurveChart("Training loss per step", id="overlay-steps")
+                yield CurveChart("Validation per epoch", integer_x=True, id="overlay-epochs")
+            with VerticalScroll(id="runs-diff"):  # a long diff scrolls
+                yield Static(id="runs-diff-text")
 
     def on_mount(self) -> None:
         self._show_controls()
@@ -165,10 +197,16 @@ class RunsView(PollingView):
 
     # ---- the table: one incremental follower per run, so a refresh reads only what was appended
 
+    @property
+    def listed_dir(self) -> Path:
+        """The folder the table lists: the runs folder, or its archive/ (A)."""
+        return archive_dir(self.runs_dir) if self.archived else self.runs_dir
+
     def _new_followers(self) -> dict[str, RunReader]:
-        if not self.runs_dir.is_dir():
+        folder = self.listed_dir
+        if not folder.is_dir():
             return {}
-        paths = sorted(p for p in self.runs_dir.iterdir() if p.is_dir() and is_run_dir(p))
+        paths = sorted(p for p in folder.iterdir() if p.is_dir() and is_run_dir(p))
         return {p.name: RunReader(p) for p in paths if p.name not in self.followers}
 
     def _scan(self) -> None:
@@ -209,6 +247,8 @@ class RunsView(PollingView):
 
     def _adopt(self, followers: dict[str, RunReader], done: bool) -> None:
         for run_id, follower in followers.items():
+            if follower.run_dir.parent != self.listed_dir:
+                continue  # A switched to the archived runs (or back) while the first read went on
             self.followers.setdefault(run_id, follower)  # one a reload found meanwhile stays
         self.loaded = self.loaded or done
         self._show_table()
@@ -232,6 +272,10 @@ class RunsView(PollingView):
             text = run_detail(current)
         elif not self.loaded:
             text = Text("reading the runs folder…" if self.to_read is None else f"reading {self.to_read} runs…")
+        elif self.table.all and self.table.filter_text:
+            text = Text(f"no run matches {self.table.filter_text!r} (/ to change the filter, Esc there clears it)")
+        elif self.archived:
+            text = Text(f"no archived runs in {self.listed_dir}/ (A: back to the runs)")
         else:
             text = Text(f"no runs in {self.runs_dir}/ yet: start one on the Train screen (2) or with pneumo train")
         lines = text.split("\n")
@@ -276,6 +320,7 @@ class RunsView(PollingView):
         self.notice = None
         self._show_detail()
         self._redraw()
+        self._show_diff()
 
     def on_data_table_row_highlighted(self) -> None:
         if self.notice and self.table.current_run_id != self._notice_at:
@@ -315,10 +360,25 @@ class RunsView(PollingView):
 
     def _show_controls(self) -> None:
         self.controls.update(
-            Text.assemble(("metric ", "bold"), self.metric, ("  log ", "bold"), "on" if self.log_scale else "off",
-                          "   m metric  l log  v next chart", no_wrap=True, overflow="ellipsis"),
+            Text.assemble(*self._table_state(), ("metric ", "bold"), self.metric, ("  log ", "bold"),
+                          "on" if self.log_scale else "off", "   m metric  l log  v next chart", no_wrap=True,
+                          overflow="ellipsis"),
             layout=False,
         )
+
+    def _table_state(self) -> list:
+        """What the table shows, when it is not every run by id: ``ARCHIVED  /dense 3 of 9  sort lr↑  `` ."""
+        table = self.table
+        parts: list = []
+        if self.archived:
+            parts.append(("ARCHIVED  ", "bold"))
+        if table.filter_text:
+            parts += [("/", "bold"), f"{table.filter_text} {len(table.summaries)} of {len(table.all)}  "]
+        if table.sort_by is not None or table.sort_reverse:
+            descending = (table.sort_column in FIGURES) != table.sort_reverse  # figures: best (highest) first
+            arrow = "↓" if descending else "↑"
+            parts += [("sort ", "bold"), f"{table.sort_column or 'run'}{arrow}  "]
+        return parts
 
     # ---- actions
 
@@ -384,3 +444,248 @@ class RunsView(PollingView):
             return
         a, b = (table.summaries[r].path for r in table.selected)
         self.post_message(CompareRuns(a, b))
+
+    # ---- run management: filter, sort, settings, name, tags, note, archive, delete, diff
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#runs-filter", Input)
+
+    def action_filter(self) -> None:
+        box = self.filter_input
+        box.value = self.table.filter_text
+        box.add_class("editing")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter" and event.input.has_class("editing"):
+            event.stop()
+            self._rearranged(lambda: self.table.set_filter(event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "runs-filter":
+            event.stop()
+            self._close_filter()
+
+    def on_key(self, event) -> None:
+        if event.key == "escape" and self.filter_input.has_class("editing"):
+            event.stop()
+            self._rearranged(lambda: self.table.set_filter(""))
+            self._close_filter()
+
+    def _close_filter(self) -> None:
+        self.filter_input.remove_class("editing")
+        self.table.focus()
+
+    def _rearranged(self, change) -> None:
+        """Apply a change of the table's filter, sort or view; show what it now shows."""
+        change()
+        self._show_controls()
+        self._show_detail()
+        self._redraw()
+
+    def action_sort(self) -> None:
+        self._rearranged(self.table.next_sort)
+
+    def action_reverse_sort(self) -> None:
+        table = self.table
+        self._rearranged(lambda: table.sort_on(table.sort_by, reverse=not table.sort_reverse))
+
+    def on_data_table_header_selected(self) -> None:
+        self._show_controls()  # the table sorted itself by the header clicked
+
+    def action_settings_view(self) -> None:
+        self._rearranged(self.table.toggle_view)
+
+    def action_hide_constant(self) -> None:
+        self._rearranged(self.table.toggle_hide_constant)
+
+    def _current(self) -> RunSummary | None:
+        return self.table.current
+
+    def _ask(self, title: str, value: str, then) -> None:
+        """A one-line prompt for the highlighted run; ``then(run, text)`` with what was typed (not on Esc)."""
+        run = self._current()
+        if run is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None and text != value:  # Esc, or Enter on what was there: nothing to write
+                self._manage(lambda: then(run, text))
+
+        self.app.push_screen(RunPrompt(title, value), done)
+
+    def _manage(self, change) -> None:
+        """Do one change to a run folder; its error, if any, in one line; the table shows the change."""
+        try:
+            said = change()
+        except (PneumoError, OSError) as exc:  # a refusal, or a folder we may not write
+            self.notify(one_line(exc), title="Runs", severity="error", timeout=10)
+            return
+        if said:
+            self.notify(said, title="Runs")
+        self.reload_now()
+
+    def action_rename(self) -> None:
+        run = self._current()
+        if run is not None:
+            self._ask(f"Name of {run.run_id} (its id stays; empty: no name)", run.name, _rename)
+
+    def action_tag(self) -> None:
+        run = self._current()
+        if run is not None:
+            self._ask(f"Tags of {run.label} (one word each, spaces between)", " ".join(run.tags), _retag)
+
+    def action_note(self) -> None:
+        run = self._current()
+        if run is not None:
+            self._ask(f"Note on {run.label} (empty: none)", " ".join(run.note.split("\n")), _renote)
+
+    def action_archive(self) -> None:
+        run = self._current()
+        if run is None:
+            return
+        if run.status == "running":  # said at once; archive_run checks again under the run's lock
+            self.notify(f"cannot archive {run.run_id}: it is running; stop it first (x on the Train screen)",
+                        title="Archive", severity="error", timeout=10)
+            return
+
+        def move() -> str:
+            if run.archived:
+                unarchive_run(run.path)
+                said = f"restored {run.run_id}"
+            else:
+                archive_run(run.path)
+                said = f"archived {run.run_id} (A shows the archived runs; a there restores it)"
+            self._forget(run.run_id)
+            return said
+
+        self._manage(move)
+
+    def _forget(self, run_id: str) -> None:
+        """A run that left the listed folder (archived, restored, deleted)."""
+        self.followers.pop(run_id, None)
+        self._shown_versions.pop(run_id, None)
+        if run_id in self.table.selected:
+            self.table.selected.remove(run_id)
+
+    def action_show_archived(self) -> None:
+        self.archived = not self.archived
+        self.followers = {}
+        self._shown_versions = {}
+        self.table.selected.clear()
+        self.table.all = {}
+        self.reload_now()
+        self._show_controls()
+        self._show_diff()
+
+    def action_delete(self) -> None:
+        run = self._current()
+        if run is None:
+            return
+        if run.status == "running":
+            self.notify(f"{run.run_id} is running: stop it first (x on the Train screen)", title="Delete",
+                        severity="error", timeout=10)
+            return
+
+        def delete() -> str:
+            delete_run(run.path)
+            self._forget(run.run_id)
+            return f"deleted {run.run_id}"
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._manage(delete)
+
+        self.app.push_screen(ConfirmDelete(run), confirmed)
+
+    @property
+    def diff_panel(self) -> VerticalScroll:
+        return self.query_one("#runs-diff", VerticalScroll)
+
+    def action_toggle_diff(self) -> None:
+        self.diff_shown = not self.diff_shown
+        self.diff_panel.set_class(self.diff_shown, "shown")
+        self._show_diff()
+
+    def _show_diff(self) -> None:
+        if self.diff_shown:
+            self.query_one("#runs-diff-text", Static).update(self.diff_text())
+
+    def diff_text(self) -> Text:
+        """The config diff of the two picked runs, one setting a line: ``recipe.lr  0.001 → 0.0003``."""
+        picked = self._followers_for(self.table.selected)
+        if len(picked) != 2:
+            return Text.assemble(("Config diff\n", "bold"), "pick two runs with space\n",
+                                 f"({len(picked)} picked; f hides this)")
+        a, b = picked
+        names = [self.table.summaries[f.run_id].label if f.run_id in self.table.summaries else f.run_id
+                 for f in picked]
+        lines = [Text.assemble(("diff ", "bold"), f"{curve_marker(0)} {names[0]}"),
+                 Text.assemble(("  vs ", "bold"), f"{curve_marker(1)} {names[1]}")]
+        changes = config_diff(a.config, b.config)
+        if not changes:
+            lines.append(Text("the same config (only the run ids differ)"))
+        for key, va, vb in changes:
+            lines.append(Text.assemble((key, "bold"), f" {va} → {vb}"))
+        return Text("\n").join(lines)
+
+
+def _rename(run: RunSummary, text: str) -> None:
+    rename_run(run.path, text)
+
+
+def _retag(run: RunSummary, text: str) -> None:
+    """The run's tags become those typed: new ones added, the ones left out removed."""
+    wanted = split_tags(text)
+    tag_run(run.path, wanted, [t for t in run.tags if t not in wanted])
+
+
+def _renote(run: RunSummary, text: str) -> None:
+    note_run(run.path, text)
+
+
+class RunPrompt(ModalScreen[str | None]):
+    """One line of text for a run (its name, tags or note): Enter keeps it, Esc leaves things as they were."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, value: str = ""):
+        super().__init__()
+        self.title_text, self.value = title, value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="run-prompt-dialog"):
+            yield Static(Text(self.title_text), classes="dialog-title")
+            yield Input(value=self.value, id="run-prompt-input")
+            yield Static("Enter keeps it · Esc cancels")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDelete(ModalScreen[bool]):
+    """Delete a run? y deletes, n or Esc keeps it."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Delete"), Binding("n,escape", "answer(False)", "Keep")]
+
+    def __init__(self, run: RunSummary):
+        super().__init__()
+        self.run = run
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-delete-dialog"):
+            yield Static(Text(f"Delete {self.run.run_id}?"), classes="dialog-title")
+            yield Static(Text(f"{self.run.path} and everything in it (checkpoints, predictions, log) goes; "
+                              "a archives a run instead."))
+            yield Static(Text("y delete · n or Esc keep", style="bold"))
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

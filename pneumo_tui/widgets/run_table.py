@@ -6,6 +6,11 @@ epochs and the data. The layout fits the width it gets: when the full texts do n
 every run id goes, then the long headers and the status's gloss (``COMPACTIONS``), and at last the run and
 recipe texts are cut with an ellipsis, so that at 80 columns the test figures are on screen without
 scrolling. The detail lines under the table (``run_detail``) say in full what a cut cell holds.
+
+A run with a name (``pneumo runs rename``, n on the Runs screen) shows its name in the run column; the
+detail lines give its id, tags and note. The table also has a settings view (``layout_settings``: recipe,
+model, image size, epochs, lr, batch, seed, dataset, those that differ between the listed runs first, the
+constant ones hidden on request), is filtered by text and sorted by any column (training.run.listing).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from training.run.listing import filter_runs, sort_runs
 from training.run.operating_point import DEFAULT_HOW
+from training.run.settings import SETTINGS, differing, ordered_settings
 from training.run.state import RunSummary
 
 from ..cli.train_commands import dataset_text, recipe_and_model
@@ -82,8 +89,10 @@ def shared_date(run_ids: list[str]) -> str:
 
 def run_detail(s: RunSummary) -> Text:
     """Three lines on one run, in full: what the table's cells abbreviate or cut."""
-    line1 = Text.assemble((s.run_id, "bold"), "  ", status_text(s.status), f" ({s.reason})" if s.reason else "",
-                          "  ", recipe_and_model(s), f" on {s.device}" if s.device else "")
+    line1 = Text.assemble((s.run_id, "bold"), (f' "{s.name}"', "bold") if s.name else "",
+                          " " + " ".join(f"#{t}" for t in s.tags) if s.tags else "", "  ",
+                          status_text(s.status), f" ({s.reason})" if s.reason else "", "  ", recipe_and_model(s),
+                          f" on {s.device}" if s.device else "", "  (archived)" if s.archived else "")
     if s.problem:
         line2 = Text(f"unreadable: {s.problem}", style="bold")
     elif s.threshold is not None:
@@ -98,6 +107,10 @@ def run_detail(s: RunSummary) -> Text:
                           ("  SYNTHETIC" if s.synthetic else "", "bold"))
     if s.adapted:
         line3.append(f"  adapted: {s.adapted}", style="bold")
+    if s.note:  # the note's own lines joined
+        line2.append("  note: " + " ".join(s.note.split()))
+    for line in (line1, line2):  # each on its line, cut at its end: a wrapped line would push the data out
+        line.no_wrap, line.overflow = True, "ellipsis"
     return Text("\n").join([line1, line2, line3])
 
 
@@ -108,6 +121,11 @@ class Layout:
     headers: list[str]
     rows: list[list[str]]
     status_words: bool  # statuses as the bare word (the gloss, "writer died", is in the detail line)
+    keys: list[str] | None = None  # the columns' keys (None: COLUMNS')
+
+    def __post_init__(self):
+        if self.keys is None:
+            self.keys = [key for key, _ in COLUMNS]
 
     @property
     def widths(self) -> list[int]:
@@ -158,7 +176,7 @@ def _layout(summaries: list[RunSummary], date: str, compact: set[str]) -> Layout
     for s in summaries:
         epochs = f"{s.epochs_done}/{s.epochs_planned}" if s.epochs_planned else str(s.epochs_done)
         rows.append([
-            "·", s.run_id.removeprefix(date) if date and "date" in compact else s.run_id,
+            "·", s.name or (s.run_id.removeprefix(date) if date and "date" in compact else s.run_id),
             s.status if words else status_text(s.status).plain, recipe_and_model(s), _num(s.val_auc),
             _num(s.test.get("accuracy")), _num(s.test.get("sensitivity")), _num(s.test.get("specificity")),
             threshold_text(s), epochs, dataset_text(s),
@@ -190,6 +208,50 @@ def _cut(layout: Layout, width: int) -> Layout:
     return Layout(layout.headers, rows, layout.status_words)
 
 
+SETTING_HEADERS = {key: header for key, header, _ in SETTINGS}
+SETTINGS_CUT = ("dataset", "model", "recipe", "run")  # cut in this order, down to SETTINGS_MIN, when too wide
+SETTINGS_MIN = {"run": 16, "dataset": 10, "recipe": 8, "model": 8}
+DIFFERS = "*"  # after the header of a setting that differs between the listed runs
+
+
+def layout_settings(summaries: list[RunSummary], width: int, hide_constant: bool = False) -> Layout:
+    """The settings view: the run, its status, the settings that differ between ``summaries`` (marked ``*``),
+    then the constant ones unless ``hide_constant``, and the best epoch's val AUC. Texts are cut with an
+    ellipsis (the run name or id to 16 characters at least) while the table is wider than ``width``."""
+    settings = [s.settings for s in summaries]
+    shown = ordered_settings(settings, hide_constant)
+    changing = set(differing(settings))
+    keys = ["mark", "run", "status", *shown, "best_auc"]
+    headers = ["", "run", "status", *(SETTING_HEADERS[k] + (DIFFERS if k in changing else "") for k in shown),
+               "val AUC"]
+
+    def rows_with(run_text) -> list[list[str]]:
+        return [["·", s.name or run_text(s.run_id), s.status, *(s.settings.get(k, "-") for k in shown),
+                 _num(s.val_auc)] for s in summaries]
+
+    layout = Layout(headers, rows_with(lambda run_id: run_id), True, keys)
+    if _total(layout.widths) > width:  # the ids' dates go first (the detail line has the whole id)
+        layout = Layout(headers, rows_with(lambda run_id: DATE_PREFIX.sub("", run_id)), True, keys)
+    widths = layout.widths
+    for key in SETTINGS_CUT:
+        if key not in keys:
+            continue
+        c = keys.index(key)
+        floor = max(SETTINGS_MIN[key], len(headers[c]))
+        while _total(widths) > width and widths[c] > floor:
+            widths[c] -= 1
+    rows = [[_ellipsis(cell, widths[i]) for i, cell in enumerate(row)] for row in layout.rows]
+    return Layout(headers, rows, True, keys)
+
+
+# The sort column (training.run.listing) of each column of either view.
+SORT_OF = {"run": "run", "status": "status", "recipe": "recipe", "best_auc": "val", "accuracy": "accuracy",
+           "sensitivity": "sensitivity", "specificity": "specificity", "threshold": "threshold", "epochs": "done",
+           "data": "dataset"}
+SORT_OF_SETTINGS = {**{key: key for key, _, _ in SETTINGS}, "run": "run", "status": "status",
+                    "best_auc": "val"}
+
+
 def _ellipsis(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
@@ -217,7 +279,10 @@ CUTS = {"recipe": _cut_recipe, "data": _cut_data}
 
 
 class RunTable(DataTable):
-    """Rows keyed by run id; space toggles a run into the overlay (its marker and colour show it)."""
+    """Rows keyed by run id; space toggles a run into the overlay (its marker and colour show it).
+
+    ``show_runs`` gives it every run; it shows those that match ``filter_text``, sorted by ``sort_by``
+    (a column key; None: by run id), in the ``view`` "figures" (COLUMNS) or "settings" (layout_settings)."""
 
     DEFAULT_CSS = "RunTable { scrollbar-size-vertical: 1; }"
     BINDINGS = [("space", "toggle_selected", "Overlay")]
@@ -231,18 +296,81 @@ class RunTable(DataTable):
 
     def __init__(self, **kwargs):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.summaries: dict[str, RunSummary] = {}
+        self.all: dict[str, RunSummary] = {}  # every run given, by id
+        self.summaries: dict[str, RunSummary] = {}  # those shown, in their order
         self.selected: list[str] = []  # run ids, in the order they were picked
         self.layout_now: Layout | None = None  # what the table shows (tests read it)
+        self.view = "figures"  # or "settings"
+        self.hide_constant = False  # the settings view leaves out the settings every listed run shares
+        self.filter_text = ""
+        self.sort_by: str | None = None  # a column key of the view; None: by run id
+        self.sort_reverse = False
         self._laid_out_for: tuple | None = None
 
     def show_runs(self, summaries: list[RunSummary]) -> None:
         """Update in place, keeping the cursor on the same run."""
-        if [s.to_json() for s in summaries] == [s.to_json() for s in self.summaries.values()]:
+        if [s.to_json() for s in summaries] == [s.to_json() for s in self.all.values()]:
             return  # unchanged: keep the table (and the screen) as it is
-        self.summaries = {s.run_id: s for s in summaries}
+        self.all = {s.run_id: s for s in summaries}
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Filter, sort and show the runs again (after new runs, a new filter, sort or view)."""
+        runs = filter_runs(list(self.all.values()), self.filter_text)
+        column = self.sort_column
+        if column is not None:
+            runs = sort_runs(runs, column, self.sort_reverse)
+        elif self.sort_reverse:
+            runs = runs[::-1]
+        self.summaries = {s.run_id: s for s in runs}
+        before = list(self.selected)
         self.selected = [r for r in self.selected if r in self.summaries]
         self._fill()
+        if self.selected != before:
+            self.post_message(self.SelectionChanged(self))
+
+    @property
+    def sort_column(self) -> str | None:
+        """The column of training.run.listing the table is sorted by (None: by run id)."""
+        if self.sort_by is None:
+            return None
+        return (SORT_OF_SETTINGS if self.view == "settings" else SORT_OF).get(self.sort_by) or \
+            SORT_OF.get(self.sort_by) or SORT_OF_SETTINGS.get(self.sort_by)
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self._arrange()
+
+    def sort_on(self, key: str | None, reverse: bool | None = None) -> None:
+        """Sort by the column ``key`` (None: by run id); ``reverse`` None keeps the direction."""
+        self.sort_by = key
+        if reverse is not None:
+            self.sort_reverse = reverse
+        self._arrange()
+
+    def next_sort(self) -> None:
+        """Sort by the next column of the view (after the last: by run id again)."""
+        keys = [k for k in (self.layout_now.keys if self.layout_now else [k for k, _ in COLUMNS]) if k != "mark"]
+        at = keys.index(self.sort_by) if self.sort_by in keys else 0
+        self.sort_on(keys[at + 1] if at + 1 < len(keys) else None, reverse=False)
+
+    def toggle_view(self) -> None:
+        self.view = "settings" if self.view == "figures" else "figures"
+        self._fill()
+
+    def toggle_hide_constant(self) -> None:
+        self.hide_constant = not self.hide_constant
+        if self.view != "settings":
+            self.view, self.hide_constant = "settings", True
+        self._fill()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a header sorts by its column; a second click turns the order round (the event goes on
+        up: the Runs screen says how the table is sorted)."""
+        key = event.column_key.value
+        if key == "mark":
+            return
+        self.sort_on(key, reverse=not self.sort_reverse if key == self.sort_by else False)
 
     def on_resize(self) -> None:
         if self.summaries and self._laid_out_for != self._room():
@@ -259,12 +387,16 @@ class RunTable(DataTable):
         current, scroll = self.current_run_id, (self.scroll_x, self.scroll_y)
         room = self._room()
         self._laid_out_for = room
-        layout = layout_runs(list(self.summaries.values()), room[0])
+        summaries = list(self.summaries.values())
+        if self.view == "settings":
+            layout = layout_settings(summaries, room[0], self.hide_constant)
+        else:
+            layout = layout_runs(summaries, room[0])
         self.clear(columns=True)  # the columns too: a kept column keeps its width, however its cells shrink
-        for (key, _), header in zip(COLUMNS, layout.headers, strict=True):
-            self.add_column(header, key=key)
+        for key, header in zip(layout.keys, layout.headers, strict=True):
+            self.add_column(plain(header), key=key)
         self.layout_now = layout
-        for s, cells in zip(self.summaries.values(), layout.rows, strict=True):
+        for s, cells in zip(summaries, layout.rows, strict=True):
             status = status_text(s.status)
             # Every cell a Text: a plain str would be read as Rich markup, and these come from files on disk.
             self.add_row(self._mark(s.run_id), plain(cells[1]), Text(cells[2], style=status.style),

@@ -11,6 +11,8 @@
             threshold.json     the operating point chosen for the run (optional)
             review.json        review notes (optional), and review.json.lock that their writers take turns on
             train.log          stdout/stderr of a trainer the app started
+            meta.json          the run's name, tags and note (optional; training.run.meta), and meta.json.lock
+        archive/           runs put away with ``pneumo runs archive`` (same layout, hidden from the list)
 
 No other module spells one of these names: they ask ``RunPaths``.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 DEFAULT_RUNS_DIR = Path("runs")
 LAUNCH_DIR = ".launch"  # inside the runs folder
+ARCHIVE_DIR = "archive"  # inside the runs folder: archived runs
 CHECKPOINT_KINDS = ("last", "best")
 
 
@@ -84,6 +87,16 @@ class RunPaths:
         """stdout/stderr of a detached trainer started by the app."""
         return self.root / "train.log"
 
+    @property
+    def meta(self) -> Path:
+        """The run's name, tags and note, written by people (training.run.meta), never by the trainer."""
+        return self.root / "meta.json"
+
+    @property
+    def meta_lock(self) -> Path:
+        """Held while one writer changes meta.json (the app and pneumo runs may both)."""
+        return self.root / "meta.json.lock"
+
     def written_by_the_trainer(self) -> list[Path]:
         """The files only the run's writer (its lock holder) writes: their stale temporaries are its to clean."""
         return [self.config, self.predictions, *(self.checkpoint(kind) for kind in CHECKPOINT_KINDS)]
@@ -102,3 +115,8 @@ class RunPaths:
 def launch_dir(runs_dir: Path) -> Path:
     """Where the app keeps a trainer's log until the trainer has made its run folder."""
     return Path(runs_dir) / LAUNCH_DIR
+
+
+def archive_dir(runs_dir: Path) -> Path:
+    """Where ``pneumo runs archive`` puts runs away: listed only when asked for."""
+    return Path(runs_dir) / ARCHIVE_DIR

@@ -21,10 +21,12 @@ from training.core.errors import one_line
 from training.metrics.binary import binary_metrics
 from training.run.events import EventFollower
 from training.run.lock import holder_alive, lock_held, read_holder
+from training.run.meta import RunMeta, read_meta_checked
 from training.run.operating_point import OperatingPointError, load_operating_point
-from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
+from training.run.paths import ARCHIVE_DIR, DEFAULT_RUNS_DIR, RunPaths, archive_dir
 from training.run.predictions import read_predictions
 from training.run.schema import BEST_VAL_SCORE, HEADLINE, LIFECYCLE
+from training.run.settings import run_settings
 from training.run.store import read_config, run_dirs
 
 
@@ -84,6 +86,16 @@ class RunSummary:
     n_test: int | None = None
     adapted: str | None = None  # "bn, prior from RUN" for a run derived for a site; TRANSDUCTIVE when on its test
     device: str | None = None  # what it trained on: "cpu", "cuda:0 (NVIDIA H200)" (run_started, else config.json)
+    name: str = ""  # what people call it (training.run.meta): shown, searched, and a handle like its id
+    tags: list[str] = field(default_factory=list)
+    note: str = ""
+    settings: dict = field(default_factory=dict)  # training.run.settings.run_settings: recipe, model, lr, ...
+    archived: bool = False  # in the runs folder's archive/
+
+    @property
+    def label(self) -> str:
+        """The name when it has one, else the run id."""
+        return self.name or self.run_id
 
     def to_json(self) -> dict:
         d = self.__dict__.copy()
@@ -263,6 +275,24 @@ class RunReader:
         self._events = EventFollower(self.paths.events)
         self._op_key: tuple | None = None
         self._op: tuple[dict, dict] = ({}, {})
+        self._meta_key: int | None | bool = False  # meta.json's mtime when last read (False: never read)
+        self._meta = RunMeta()
+        self.meta_problem: str | None = None  # why meta.json was ignored (it is never a reason not to list)
+
+    @property
+    def meta(self) -> RunMeta:
+        """The run's name, tags and note, re-read when meta.json changes."""
+        self._read_meta()
+        return self._meta
+
+    def _read_meta(self) -> bool:
+        """Re-read meta.json when its mtime moved; True when it did."""
+        key = _mtime(self.paths.meta)
+        if key == self._meta_key:
+            return False
+        self._meta_key = key
+        self._meta, self.meta_problem = read_meta_checked(self.run_dir)
+        return True
 
     @property
     def series(self) -> RunState:
@@ -340,7 +370,9 @@ class RunReader:
         for event in events:
             self.state.apply(event)
         status = "unreadable" if self.problem else status_of(self.state.lifecycle, self.paths.lock)
-        changed = bool(events) or status != self.status
+        first = self._meta_key is False
+        renamed = self._read_meta() and not first  # a name, tag or note given meanwhile (app, pneumo runs rename)
+        changed = bool(events) or status != self.status or renamed
         self.status = status
         if changed:
             self.version += 1
@@ -371,8 +403,25 @@ class RunReader:
             recipe=self.recipe_name,
             adapted=_adapted_text(s.adapted),
             device=_text(s.started.get("device")) or _text(self.config.get("device")),
+            name=self.meta.name,
+            tags=list(self.meta.tags),
+            note=self.meta.note,
+            settings=self.settings(),
+            archived=self.run_dir.parent.name == ARCHIVE_DIR,
             **self.dataset(),
         )
+
+    def settings(self) -> dict[str, str]:
+        """What it was trained with (training.run.settings), the events filling what its config does not say."""
+        settings = run_settings(self.config)
+        started = self.state.started
+        if settings["model"] == "-" and self.model != "?":
+            settings["model"] = self.model
+        if settings["recipe"] == "-":
+            settings["recipe"] = self.recipe_name or settings["model"]
+        if settings["epochs"] == "-" and isinstance(started.get("epochs"), int):
+            settings["epochs"] = str(started["epochs"])
+        return settings
 
     def test_at_operating_point(self) -> tuple[dict, dict]:
         """``(operating point, headline test figures at it)``: the test eval's own figures while the run's saved
@@ -449,9 +498,9 @@ def run_status(run_dir: Path) -> str:
     return read_run(run_dir).status
 
 
-def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[RunSummary]:
-    """One summary per run folder in ``runs_dir``, by name."""
-    return [read_run(p).summary() for p in run_dirs(runs_dir)]
+def list_runs(runs_dir: Path = DEFAULT_RUNS_DIR, archived: bool = False) -> list[RunSummary]:
+    """One summary per run folder in ``runs_dir``, by name; ``archived``: those of its archive/ instead."""
+    return [read_run(p).summary() for p in run_dirs(archive_dir(runs_dir) if archived else runs_dir)]
 
 
 def _adapted_text(event: dict | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Finding runs: a new run folder, a run named by path, id or prefix, and its config.
+"""Finding runs: a new run folder, a run named by path, id, name or prefix, and its config.
 
 The files inside a run folder are named in ``training.run.paths``; what its
 events mean is folded in ``training.run.state``.
@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 from training.core.errors import RunNotFound
-from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
+from training.run.meta import read_meta
+from training.run.paths import DEFAULT_RUNS_DIR, RunPaths, archive_dir
 from training.run.schema import check_config
 
 
@@ -46,20 +47,39 @@ def run_dirs(runs_dir: Path = DEFAULT_RUNS_DIR) -> list[Path]:
 
 
 def resolve_run(ref: str | Path, runs_dir: Path = DEFAULT_RUNS_DIR) -> Path:
-    """A run given as a path, or as a run id (or unique prefix) inside ``runs_dir``."""
+    """A run given as a path, or inside ``runs_dir`` by its id, its name (``pneumo runs rename``) or a unique
+    prefix of its id; an archived run (``runs_dir/archive/``) is found the same way when no listed run is."""
     if not str(ref).strip():
-        raise RunNotFound("no run given: name a run folder, or a run id or prefix in the runs folder")
+        raise RunNotFound("no run given: name a run folder, or a run id, name or prefix in the runs folder")
     path = Path(ref)
     if is_run_dir(path):
         return path
     if path.is_absolute() or len(path.parts) > 1:
         raise RunNotFound(f"no run named {str(ref)!r} (not a run folder: it has no {_MARKS})")
-    candidates = sorted(p for p in Path(runs_dir).glob(f"{glob.escape(str(ref))}*") if is_run_dir(p))
+    for folder in (Path(runs_dir), archive_dir(runs_dir)):
+        found = _find_in(str(ref), folder)
+        if found is not None:
+            return found
+    raise RunNotFound(f"no run named {ref!r} (looked at {path} and in {runs_dir}/)")
+
+
+def _find_in(ref: str, folder: Path) -> Path | None:
+    """The run of ``folder`` whose id is ``ref``, else whose name is, else whose id starts with it."""
+    exact = folder / ref
+    if ref not in (".", "..") and is_run_dir(exact):
+        return exact
+    folders = run_dirs(folder)
+    named = [p for p in folders if read_meta(p).name == ref]
+    if len(named) == 1:
+        return named[0]
+    if len(named) > 1:
+        raise RunNotFound(f"{ref!r} names several runs: {', '.join(p.name for p in named)}; give a run id")
+    candidates = sorted(p for p in folder.glob(f"{glob.escape(ref)}*") if is_run_dir(p))
     if len(candidates) == 1:
         return candidates[0]
-    if not candidates:
-        raise RunNotFound(f"no run named {ref!r} (looked at {path} and in {runs_dir}/)")
-    raise RunNotFound(f"{ref!r} matches several runs: {', '.join(p.name for p in candidates)}")
+    if candidates:
+        raise RunNotFound(f"{ref!r} matches several runs: {', '.join(p.name for p in candidates)}")
+    return None
 
 
 _MARKS = f"{RunPaths(Path()).config.name} or {RunPaths(Path()).events.name}"
