@@ -38,10 +38,29 @@ def register(app: typer.Typer) -> None:
         run_dir = None
         if attach is not None:
             run_dir = resolve(attach, runs)
-        if image_protocol is not ImageProtocol.none:
-            # textual-image asks the terminal for its cell size and graphics support; that is only
-            # possible before Textual starts.
-            import textual_image.widget  # noqa: F401
+        prepare_terminal(image_protocol)
         from ..app import PneumoApp
 
         PneumoApp(data=data, runs_dir=runs, attach=run_dir, image_protocol=image_protocol.value).run()
+
+
+def prepare_terminal(protocol: ImageProtocol) -> None:
+    """What must be asked of the terminal before Textual starts (it reads the answers itself afterwards).
+
+    auto and kitty: textual-image's probe (sixel and kitty support, cell size); sixel: the cell size only;
+    halfcell and none: nothing is asked, so no answer can land on the screen or in tmux's title. Half cells
+    get the 256-colour grey ramp where TERM says less (graphics.richer_colour_system).
+    """
+    import os
+
+    from ..widgets.graphics import richer_colour_system
+
+    colour_system = richer_colour_system()
+    if colour_system:
+        os.environ["TEXTUAL_COLOR_SYSTEM"] = colour_system  # read when Textual is first imported, below
+    if protocol in (ImageProtocol.auto, ImageProtocol.kitty):
+        import textual_image.widget  # noqa: F401  (its import probes the terminal)
+    elif protocol is ImageProtocol.sixel:
+        from textual_image._terminal import get_cell_size
+
+        get_cell_size()
