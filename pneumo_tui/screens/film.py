@@ -25,15 +25,14 @@ from .review import CAVEAT
 STRENGTH_STEP = 0.1
 
 
-def case_facts(case: dict, position: str = "") -> Text:
-    """The case in one line: kind, id, true label, probability, subtype, patient, verdict (and where it is)."""
+def case_facts(case: dict, name: str | None = None) -> Text:
+    """The case in one line: kind, id (or ``name``, shorter), true label, probability, subtype, patient, verdict."""
     label = "PNEUMONIA" if case["label"] else "NORMAL"
     style = {"FN": "bold red", "FP": "bold yellow"}.get(case["kind"], "bold green")
-    text = Text.assemble((case["kind"], style), " ", case["id"])  # the id is text from disk, never markup
-    text.append(f" · true {label} · p(pneumonia) {case['probability']:.3f} · subtype {case.get('subtype') or '-'}"
-                f" · patient {case.get('patient') or '-'} · {case.get('verdict') or 'no verdict'}")
-    if position:
-        text.append(f" · {position}", style="dim")
+    text = Text.assemble((case["kind"], style), " ", name or case["id"])  # text from disk, never markup
+    text.append(f" · true {label} · p {case['probability']:.3f} · subtype {case.get('subtype') or '-'}"
+                f" · patient {case.get('patient') or '-'} · ")
+    text.append(case.get("verdict") or "no verdict", style="bold" if case.get("verdict") else "")
     return text
 
 
@@ -62,10 +61,10 @@ class FilmScreen(Screen):
         Binding("plus,equals_sign", "view('zoom_by', 1.5)", "Zoom in", show=False),
         Binding("minus", "view('zoom_by', 0.6667)", "Zoom out", show=False),
         Binding("0", "view('fit')", "Fit", show=False),
-        Binding("shift+left", "view('pan', 0, -0.25)", "Pan", show=False),
-        Binding("shift+right", "view('pan', 0, 0.25)", "Pan", show=False),
-        Binding("shift+up", "view('pan', -0.25, 0)", "Pan", show=False),
-        Binding("shift+down", "view('pan', 0.25, 0)", "Pan", show=False),
+        Binding("shift+left", "pan(0, -0.25)", "Pan", show=False),
+        Binding("shift+right", "pan(0, 0.25)", "Pan", show=False),
+        Binding("shift+up", "pan(-0.25, 0)", "Pan", show=False),
+        Binding("shift+down", "pan(0.25, 0)", "Pan", show=False),
     ]
 
     def __init__(self, review, cases: list[dict], index: int = 0, **kwargs):
@@ -100,6 +99,9 @@ class FilmScreen(Screen):
     @property
     def views(self) -> tuple[XRayView, XRayView]:
         return self.film, self.overlay_view
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._update_text)  # the facts line picks the id or the short name
 
     def on_mount(self) -> None:
         if self.review is not None:
@@ -148,13 +150,16 @@ class FilmScreen(Screen):
         if case is None:
             facts.update("No case to show.")
         else:
-            facts.update(case_facts(case, f"{self.index + 1}/{len(self.cases)}"))
+            line = case_facts(case)
+            if line.cell_len > facts.content_region.width and self.review is not None:
+                line = case_facts(case, self.review.short_names.get(case["id"]))  # the id without its folders
+            facts.update(line)
         self.query_one("#film-status", Static).update(self.status_text())
 
     def status_text(self) -> Text:
         """What is done to the pixels, the Grad-CAM state with its caveat, and the half-cell hint."""
         film = self.film
-        text = Text(film.describe())
+        text = Text(f"{self.index + 1}/{len(self.cases)} · {film.describe()}" if self.cases else film.describe())
         if self._problem:
             text.append(f" · {self._problem}", style="red")
         if self.overlay:
@@ -177,6 +182,9 @@ class FilmScreen(Screen):
         for view in self.views:
             getattr(view, method)(*args)
         self._update_text()
+
+    def action_pan(self, dy: float, dx: float) -> None:
+        self.action_view("pan", dy, dx)
 
     def action_invert(self) -> None:
         for view in self.views:
