@@ -198,7 +198,8 @@ try:
     main()
 except SystemExit:
     pass
-print("PROBED", "textual_image.renderable" in sys.modules, "textual_image._terminal" in sys.modules)
+from pneumo_tui.widgets import graphics
+print("ASKED", graphics._detected, "textual_image.renderable" in sys.modules)
 """
 
 
@@ -209,6 +210,12 @@ def test_no_terminal_probe_for_halfcell_or_none(tmp_path, protocol):
     out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path), protocol], capture_output=True, env=env,
                          timeout=120).stdout.decode()
     assert "RUN 256" in out, out  # TERM=xterm: the 256-colour grey ramp
-    probed = protocol == "auto"  # the control: auto does ask textual-image
-    assert f"PROBED {probed} {probed}" in out, out
+    # auto asks (here, not a terminal: half cells, without writing a byte); halfcell and none never ask
+    assert f"ASKED {'halfcell' if protocol == 'auto' else None} False" in out, out
     assert "\x1b" not in out  # and nothing was written to the terminal
+
+
+def test_no_kitty_query_inside_tmux_or_screen():
+    """The kitty query is an APC sequence, which tmux and screen take for the window title."""
+    assert graphics.multiplexed({"TMUX": "/tmp/tmux-0/default,1,0"}) and graphics.multiplexed({"STY": "1.pts"})
+    assert graphics.multiplexed({"TERM": "screen-256color"}) and not graphics.multiplexed({"TERM": "xterm"})

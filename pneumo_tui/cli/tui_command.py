@@ -47,20 +47,22 @@ def register(app: typer.Typer) -> None:
 def prepare_terminal(protocol: ImageProtocol) -> None:
     """What must be asked of the terminal before Textual starts (it reads the answers itself afterwards).
 
-    auto and kitty: textual-image's probe (sixel and kitty support, cell size); sixel: the cell size only;
-    halfcell and none: nothing is asked, so no answer can land on the screen or in tmux's title. Half cells
-    get the 256-colour grey ramp where TERM says less (graphics.richer_colour_system).
+    auto: graphics.probe_protocol (device attributes for sixel; the kitty query, but not inside tmux or
+    screen, which would take it for a window title); sixel: the cell size; kitty: textual-image's own
+    probe. halfcell and none: nothing is asked, so no answer can land on the screen or in tmux's title.
+    Half cells get the 256-colour grey ramp where TERM says less (graphics.richer_colour_system).
     """
     import os
 
-    from ..widgets.graphics import richer_colour_system
+    from ..widgets.graphics import probe_protocol, richer_colour_system
 
     colour_system = richer_colour_system()
     if colour_system:
         os.environ["TEXTUAL_COLOR_SYSTEM"] = colour_system  # read when Textual is first imported, below
-    if protocol in (ImageProtocol.auto, ImageProtocol.kitty):
-        import textual_image.widget  # noqa: F401  (its import probes the terminal)
-    elif protocol is ImageProtocol.sixel:
+    drawn = probe_protocol() if protocol is ImageProtocol.auto else protocol.value
+    if drawn == "kitty":
+        import textual_image.widget  # noqa: F401  (textual-image's TGP widget; its import probes the terminal)
+    elif drawn == "sixel":
         from textual_image._terminal import get_cell_size
 
         get_cell_size()

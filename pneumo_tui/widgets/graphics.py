@@ -98,6 +98,58 @@ def colour_sixel(rgb: np.ndarray, colours: int = 256) -> str:
     return encode_sixel(np.asarray(paletted), registers)
 
 
+# --- what the terminal draws ------------------------------------------------------------------------------------
+
+_detected: str | None = None  # what probe_protocol found (before the app started); None: never asked
+
+
+def multiplexed(environ=os.environ) -> bool:
+    """Inside tmux or GNU screen, which take an APC sequence (the kitty query) for a window title."""
+    return bool(environ.get("TMUX") or environ.get("STY")) or environ.get("TERM", "").startswith(("screen", "tmux"))
+
+
+def probe_protocol(environ=os.environ) -> str:
+    """Ask the terminal (only before Textual starts) what it draws: "sixel", "kitty" or "halfcell".
+
+    Sixel: device attributes (DA1) list 4. Kitty: the graphics protocol's query is answered OK; not asked
+    inside tmux or screen, where the query would become the window title. Not a terminal: halfcell, nothing
+    written. The answer is kept for ``detected_protocol``.
+    """
+    global _detected
+    _detected = _probe(environ)
+    return _detected
+
+
+def detected_protocol() -> str:
+    """What ``--image-protocol auto`` draws: what probe_protocol found, else half cells (never a late probe)."""
+    return _detected or "halfcell"
+
+
+def _probe(environ) -> str:
+    import sys
+
+    if not (sys.__stdout__ and sys.__stdout__.isatty() and sys.__stdin__ and sys.__stdin__.isatty()):
+        return "halfcell"
+    from textual_image._terminal import TerminalError, capture_terminal_response
+
+    def ask(query: str, start: str, end: str) -> str:
+        try:
+            with capture_terminal_response(start, end, timeout=0.1) as response:
+                sys.__stdout__.write(query)
+                sys.__stdout__.flush()
+            return response.sequence
+        except (TerminalError, TimeoutError):
+            return ""
+
+    attributes = ask("\x1b[c", "\x1b[?", "c")[3:-1].split(";")
+    if "4" in attributes:
+        return "sixel"
+    if not multiplexed(environ) and ask("\x1b_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\", "\x1b_G", "\x1b\\"
+                                        ).endswith(";OK\x1b\\"):
+        return "kitty"
+    return "halfcell"
+
+
 # --- tmux -----------------------------------------------------------------------------------------------------
 
 

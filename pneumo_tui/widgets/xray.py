@@ -45,24 +45,23 @@ def get_image_protocol() -> str:
 
 
 def resolve_protocol(protocol: str | None = None) -> str:
-    """The protocol that is drawn: "auto" becomes what textual-image found (sixel, kitty or halfcell).
+    """The protocol that is drawn: "auto" becomes what graphics.probe_protocol found before the app started
+    (sixel, kitty, else halfcell). Nothing here asks the terminal: once Textual runs, an answer would land
+    on the screen."""
+    from .graphics import detected_protocol
 
-    Only "auto" imports textual-image's renderables, whose import asks the terminal (escape sequences):
-    halfcell, sixel and none never probe it.
-    """
     protocol = protocol or _protocol
-    if protocol != "auto":
-        return protocol
-    from textual_image import renderable
-
-    return {renderable.SixelImage: "sixel", renderable.TGPImage: "kitty"}.get(renderable.Image, "halfcell")
+    return detected_protocol() if protocol == "auto" else protocol
 
 
-def image_class(protocol: str | None = None):
-    """The textual-image widget class for ``protocol`` (kitty; the others are drawn by FilmImage)."""
+def image_class(protocol: str = "kitty"):
+    """The textual-image widget class for the kitty protocol (the others are drawn by FilmImage).
+
+    Its import asks the terminal about sixel and kitty: ``pneumo tui`` imports it before the app starts.
+    """
     from textual_image import widget
 
-    return {"kitty": widget.TGPImage, "auto": widget.Image}[protocol or _protocol]
+    return {"kitty": widget.TGPImage}[protocol]
 
 
 def cell_size() -> tuple[int, int]:
