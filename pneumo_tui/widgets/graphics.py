@@ -25,7 +25,8 @@ import numpy as np
 
 LUMA = (0.299, 0.587, 0.114)
 SIXEL_BAND = 6  # pixel rows per sixel band
-_LONG_RUN = re.compile(rb"(.)\1{3,}")
+_LONG_RUN = re.compile(rb"\?{4,}|~{4,}")
+_RUNS: dict[bytes, bytes] = {}  # a run -> its code (the same few lengths come back in every band)
 
 
 def _grey_register(v: int) -> tuple[int, int, int]:
@@ -51,9 +52,18 @@ def luminance(rgb_percent: tuple[int, int, int]) -> float:
     return sum(w * c for w, c in zip(LUMA, rgb_percent, strict=True))
 
 
+def _run(match: re.Match) -> bytes:
+    run = match.group()
+    code = _RUNS.get(run)
+    if code is None:
+        code = _RUNS[run] = b"!%d%s" % (len(run), run[:1])
+    return code
+
+
 def _rle(row: bytes) -> bytes:
-    """Sixel run-length encoding: four or more equal characters become ``!n`` and the character."""
-    return _LONG_RUN.sub(lambda m: b"!%d%s" % (len(m.group(0)), m.group(1)), row)
+    """Sixel run-length encoding of the runs that matter, four or more empty (?) or full (~) columns:
+    ``!n`` and the character. A pattern of literals is several times faster than a back-reference."""
+    return _LONG_RUN.sub(_run, row)
 
 
 def encode_sixel(indices: np.ndarray, registers: list[tuple[int, int, int]] | tuple) -> str:
