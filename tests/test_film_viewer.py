@@ -212,3 +212,25 @@ async def test_facts_line_names_the_whole_id_where_it_fits(run):
         await pilot.press("f")
         await pilot.pause()
         assert first["id"] in facts(app) and first["patient"] in facts(app) and "no verdict" in facts(app)
+
+
+async def test_film_and_thumbnails_from_the_apps_review_tab(run):
+    from pneumo_tui.app import PneumoApp
+
+    app = PneumoApp(runs_dir=run.parent, attach=run, welcome=False, poll_interval=0, image_protocol="halfcell")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("4")
+        await pilot.pause()
+        view = app.query_one(ReviewView)
+        await pilot.press("f")
+        await pilot.pause()
+        assert isinstance(app.screen, FilmScreen) and named(app, view.selected) in facts(app)
+        await pilot.press("escape", "T")
+        await pilot.pause()
+        assert isinstance(app.screen, ThumbsScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FilmScreen)
+        await pilot.press("escape", "escape")
+        assert app.focused is view.cases  # back on the list, keys to it

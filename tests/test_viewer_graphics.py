@@ -219,3 +219,29 @@ def test_no_kitty_query_inside_tmux_or_screen():
     """The kitty query is an APC sequence, which tmux and screen take for the window title."""
     assert graphics.multiplexed({"TMUX": "/tmp/tmux-0/default,1,0"}) and graphics.multiplexed({"STY": "1.pts"})
     assert graphics.multiplexed({"TERM": "screen-256color"}) and not graphics.multiplexed({"TERM": "xterm"})
+
+
+async def test_a_film_scrolled_half_out_of_view_draws_only_its_visible_part(sixel):
+    from textual.containers import VerticalScroll
+
+    class Scrolled(App):
+        CSS = "FilmImage { height: 12; } .gap { height: 8; }"
+
+        def compose(self) -> ComposeResult:
+            with VerticalScroll():
+                yield Static("above", classes="gap")
+                yield FilmImage(Image.fromarray(gradient_film(120, 120), "L"), "sixel")
+                yield Static("below", classes="gap")
+                yield Static("below", classes="gap")
+
+    async with Scrolled().run_test(size=(40, 16)) as pilot:
+        await pilot.pause()
+        scroll = pilot.app.query_one(VerticalScroll)
+        scroll.scroll_to(y=14, animate=False)
+        await pilot.pause()
+        widget = pilot.app.query_one(FilmImage)
+        visible = pilot.app.screen.find_widget(widget).visible_region
+        assert visible.height < widget.region.height  # half out of view, above the screen
+        (x, y), data = split_placed(widget.sixel_sequence(widget.region, visible, 16))
+        _, _, (w, h) = decode(data)
+        assert y == visible.y and y * CELL[1] + h <= visible.bottom * CELL[1] and h % 6 == 0
