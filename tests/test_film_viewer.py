@@ -234,3 +234,22 @@ async def test_film_and_thumbnails_from_the_apps_review_tab(run):
         assert isinstance(app.screen, FilmScreen)
         await pilot.press("escape", "escape")
         assert app.focused is view.cases  # back on the list, keys to it
+
+
+async def test_thumbnails_load_off_the_ui_thread_and_say_why_one_is_missing(run):
+    from pathlib import Path
+
+    from pneumo_tui.widgets.xray import FilmImage
+
+    errors = review_cases(run)
+    missing = next(c for c in errors if c["kind"] == "FN")
+    Path(missing["path"]).unlink()
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("T")
+        await settle(pilot)
+        cells = {cell.case["id"]: cell for cell in app.screen.query(ThumbCell)}
+        assert all(cell.pixels is not None for key, cell in cells.items() if key != missing["id"])
+        film = cells[missing["id"]].query_one(FilmImage)
+        assert cells[missing["id"]].pixels is None and film.reason not in ("loading…", None)

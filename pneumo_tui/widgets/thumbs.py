@@ -11,15 +11,32 @@ from collections.abc import Callable
 
 import numpy as np
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from training.core.errors import one_line
 
 from .xray import XRayView
 
 THUMB_WIDTH, THUMB_HEIGHT = 18, 10  # cells, the label line included
+THUMB_PIXELS = 256  # the longest side kept: more than a thumbnail draws, even in sixel (18 cells of ~10 px)
+
+
+def thumbnail(pixels: np.ndarray, longest: int = THUMB_PIXELS) -> np.ndarray:
+    """``pixels`` scaled down so that its longest side is at most ``longest`` (what a thumbnail can show)."""
+    from PIL import Image
+
+    h, w = pixels.shape[:2]
+    scale = longest / max(h, w)
+    if scale >= 1:
+        return pixels
+    image = Image.fromarray(pixels).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
+    return np.asarray(image)
 
 
 class ThumbCell(Vertical, can_focus=True):
@@ -44,6 +61,22 @@ class ThumbCell(Vertical, can_focus=True):
         # the name comes from disk: text, never markup
         yield Static(Text.assemble((self.case["kind"], kind_style), f" {self.case['probability']:.2f} ", self.label),
                      classes="thumb-label")
+
+    def on_mount(self) -> None:
+        self._film_reason("loading…")
+
+    def set_pixels(self, pixels: np.ndarray | None, problem: str | None = None) -> None:
+        """The thumbnail's picture, loaded in the grid's thread (or why there is none)."""
+        self.pixels = pixels
+        self._film_reason(problem or "no image")
+        self.query_one(XRayView).set_image(pixels)
+
+    def _film_reason(self, text: str) -> None:
+        from .xray import FilmImage
+
+        for film in self.query(FilmImage):
+            film.empty_reason = text
+            film.refresh()
 
 
 class ThumbGrid(Grid):
@@ -75,11 +108,22 @@ class ThumbGrid(Grid):
 
     def compose(self) -> ComposeResult:
         for case in self.grid_cases:
+            yield ThumbCell(case, self.names.get(case["id"], case["id"]), None)
+
+    def on_mount(self) -> None:
+        self.load_pictures(self.cells())
+
+    @work(thread=True, exclusive=True, group="thumbnails")
+    def load_pictures(self, cells: list[ThumbCell]) -> None:
+        """Read the X-rays off the UI thread (full-size JPEGs take tens of ms each), kept at thumbnail size."""
+        for cell in cells:
+            if get_current_worker().is_cancelled:
+                return
             try:
-                pixels = self.load(case)
-            except Exception:  # a missing file: the thumbnail says "no image"
-                pixels = None
-            yield ThumbCell(case, self.names.get(case["id"], case["id"]), pixels)
+                pixels, problem = thumbnail(self.load(cell.case)), None
+            except Exception as exc:  # a missing or broken file: the thumbnail says so
+                pixels, problem = None, one_line(exc)
+            self.app.call_from_thread(cell.set_pixels, pixels, problem)
 
     @property
     def columns(self) -> int:

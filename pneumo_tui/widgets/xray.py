@@ -136,6 +136,7 @@ class FilmImage(Widget):
         self._halfcells: tuple | None = None
         self._sixel: tuple | None = None
         self.last_sixel: str | None = None  # what render_lines wrote last (tests and the benchmark read it)
+        self.empty_reason = "no image"  # said where there is no picture (a thumbnail says "loading…" first)
 
     @property
     def image(self) -> PILImage.Image | None:
@@ -153,7 +154,7 @@ class FilmImage(Widget):
         if self._reason:
             return self._reason
         if self._image is None:
-            return "no image"
+            return self.empty_reason
         if self.protocol == "sixel":
             from .graphics import sixel_blocker
 
