@@ -253,3 +253,15 @@ async def test_thumbnails_load_off_the_ui_thread_and_say_why_one_is_missing(run)
         assert all(cell.pixels is not None for key, cell in cells.items() if key != missing["id"])
         film = cells[missing["id"]].query_one(FilmImage)
         assert cells[missing["id"]].pixels is None and film.reason not in ("loading…", None)
+
+
+@pytest.mark.parametrize("size,hinted", [((80, 24), False), ((120, 40), True)], ids=["80x24", "120x40"])
+async def test_the_half_cell_hint_where_it_fits(run, size, hinted):
+    app = Host(lambda: ReviewScreen(run))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        panel = str(app.screen.query_one("#review-view-status", Static).render())
+        assert ("real pixels" in panel) is hinted  # a narrow side panel keeps its rows for the film
+        await pilot.press("f")
+        await pilot.pause()
+        assert "half cells" in status(app) and "real pixels" in status(app)  # the film screen always says it

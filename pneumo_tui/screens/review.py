@@ -171,6 +171,7 @@ class ReviewView(Vertical):
         # Below 100 columns the X-ray side narrows so that verdict and image name stay whole in the list.
         self.set_class(self.size.width < 100, "-narrow")
         self.call_after_refresh(self._update_case_text)  # the id is folded to the side's new width
+        self.call_after_refresh(self._update_view_status)  # with or without the half-cell hint
 
     def on_show(self) -> None:
         # shown as a tab of the app: the list takes the keys at once
@@ -284,7 +285,7 @@ class ReviewView(Vertical):
         if xray.show_overlay:
             state = "on" if xray.has_heatmap else self._cam_state
             text += f"\nGrad-CAM {state} · {CAVEAT}"
-        if xray.hint:
+        if xray.hint and not self.has_class("-narrow"):  # narrow: the film screen (f) says it, the film keeps rows
             text += f"\n{xray.hint}"
         status.set_class(xray.show_overlay, "caveat")
         status.update(Text(text))
