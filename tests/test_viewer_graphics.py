@@ -44,6 +44,7 @@ def sixel(monkeypatch):
 
     monkeypatch.setattr(get_cell_size, "_result", CellSize(*CELL), raising=False)
     monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.setattr(FilmImage, "encode_in_thread", False)  # drawn at once: the tests read what is written
     before = get_image_protocol()
     set_image_protocol("sixel")
     yield
@@ -245,3 +246,25 @@ async def test_a_film_scrolled_half_out_of_view_draws_only_its_visible_part(sixe
         (x, y), data = split_placed(widget.sixel_sequence(widget.region, visible, 16))
         _, _, (w, h) = decode(data)
         assert y == visible.y and y * CELL[1] + h <= visible.bottom * CELL[1] and h % 6 == 0
+
+
+async def test_sixel_is_encoded_off_the_ui_thread_and_says_so_meanwhile(sixel, monkeypatch):
+    monkeypatch.setattr(FilmImage, "encode_in_thread", True)
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield FilmImage(Image.fromarray(gradient_film(300, 300), "L"), "sixel")
+
+    async with One().run_test(size=(80, 24)) as pilot:
+        widget = pilot.app.query_one(FilmImage)
+        await pilot.pause()
+        widget.image = Image.fromarray(gradient_film(310, 300), "L")  # a new picture: encoded again
+        lines = widget.render_lines(Region(0, 0, *widget.size))
+        text = "".join(seg.text for line in lines for seg in line)
+        assert "drawing…" in text and "\x1bP" not in text  # said, not a silent blank
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if widget._sixel is not None:
+                break
+        (x, y), data = split_placed(placed_sixel(widget))
+        assert decode(data)[0].shape[1] <= widget.size.width * CELL[0]

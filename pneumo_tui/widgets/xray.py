@@ -11,6 +11,7 @@ kitty by textual-image's TGP widget, none shows a text placeholder.
 from __future__ import annotations
 
 import textwrap
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -134,7 +135,9 @@ class FilmImage(Widget):
         self._image = image
         self._reason = reason
         self._halfcells: tuple | None = None
-        self._sixel: tuple | None = None
+        self._sixel: tuple | None = None  # (key, placed sixel) of the picture drawn
+        self._encoding: tuple | None = None  # the key being encoded in a thread
+        self._version = 0  # which picture: bumped by every new image
         self.last_sixel: str | None = None  # what render_lines wrote last (tests and the benchmark read it)
         self.empty_reason = "no image"  # said where there is no picture (a thumbnail says "loading…" first)
 
@@ -146,6 +149,7 @@ class FilmImage(Widget):
     def image(self, image: PILImage.Image | None) -> None:
         self._image = image
         self._halfcells = self._sixel = None
+        self._version += 1  # a sixel still being encoded for the previous picture is dropped
         self.refresh()
 
     @property
@@ -193,8 +197,8 @@ class FilmImage(Widget):
             segments.append(Segment(" " * rest, blank))
         return Strip(segments, width)
 
-    def _text_line(self, y: int, width: int, height: int) -> Strip:
-        lines = textwrap.wrap(self.reason or "", max(width, 1)) or [""]
+    def _text_line(self, y: int, width: int, height: int, text: str | None = None) -> Strip:
+        lines = textwrap.wrap(text or self.reason or "", max(width, 1)) or [""]
         row = y - (height - len(lines)) // 2
         text = lines[row] if 0 <= row < len(lines) else ""
         style = Style(color=self.styles.color.rich_color if self.styles.color else None,
@@ -220,23 +224,33 @@ class FilmImage(Widget):
             visible = self.screen.find_widget(self).visible_region
         except (NoScreen, NoMatches, KeyError):
             return lines
-        placed = self.sixel_sequence(self.region, visible, self.screen.size.height)
+        plan = self._sixel_plan(self.region, visible, self.screen.size.height)
+        if plan is None:
+            return lines
+        if self._sixel is not None and self._sixel[0] == plan[0]:
+            placed = self._sixel[1]
+        elif not self.encode_in_thread:
+            placed = self.sixel_sequence(self.region, visible, self.screen.size.height)
+        else:
+            self._encode_later(plan)
+            width, height = self.size
+            return [self._text_line(crop.y + y, width, height, "drawing…") for y in range(crop.height)]
         self.last_sixel = placed
-        if placed and lines:
+        if lines:
             # after the blank cells of the last line: they are written first, the picture over them
             lines[-1] = Strip([*lines[-1], Segment(placed, _NULL, control=_NO_OP)], crop.width)
         return lines
 
-    def sixel_sequence(self, region: Region, visible: Region, screen_height: int) -> str:
-        """The escape sequence that draws the picture for a widget at ``region`` (screen cells) of which
-        ``visible`` shows, on a screen ``screen_height`` rows high ("" where no whole band fits)."""
-        from .graphics import colour_sixel, grey_sixel, place_sixel
+    encode_in_thread = True  # a full-screen film takes ~0.5 s to encode: off the UI thread (tests draw at once)
 
+    def _sixel_plan(self, region: Region, visible: Region, screen_height: int) -> tuple | None:
+        """Where and at what size the picture goes: (key, w, h, px_top, px_left, px_h, px_w, left, top), the
+        picture fitted to ``region`` (screen cells), cut to its ``visible`` part and to whole sixel bands above
+        the screen's last row; None where no whole band fits."""
         cw, ch = cell_size()
         w, h = fit_size(self._image.width, self._image.height, region.width * cw, region.height * ch)
         cols, rows = -(-w // cw), -(-h // ch)
         x0, y0 = region.x + (region.width - cols) // 2, region.y + (region.height - rows) // 2
-        # the visible cells of the picture, never the screen's last row
         top, bottom = max(y0, visible.y), min(y0 + rows, visible.bottom, screen_height - 1)
         left, right = max(x0, visible.x), min(x0 + cols, visible.right)
         px_top, px_left = (top - y0) * ch, (left - x0) * cw
@@ -244,13 +258,49 @@ class FilmImage(Widget):
         px_h -= px_h % 6  # whole sixel bands: the last one never reaches into the row below
         px_w = min(w - px_left, (right - left) * cw)
         if px_h <= 0 or px_w <= 0:
+            return None
+        key = (self._version, w, h, px_top, px_left, px_h, px_w, top, left)
+        return key, w, h, px_top, px_left, px_h, px_w, left, top
+
+    @staticmethod
+    def _encode(image: PILImage.Image, plan: tuple) -> str:
+        """The placed sixel of ``image`` for ``plan`` (pure: safe in a thread)."""
+        from .graphics import colour_sixel, grey_sixel, place_sixel
+
+        _, w, h, px_top, px_left, px_h, px_w, left, top = plan
+        pixels = np.asarray(image.resize((w, h), PILImage.Resampling.LANCZOS))
+        pixels = pixels[px_top:px_top + px_h, px_left:px_left + px_w]
+        return place_sixel(grey_sixel(pixels) if pixels.ndim == 2 else colour_sixel(pixels), left, top)
+
+    def _encode_later(self, plan: tuple) -> None:
+        """Encode in a thread; the widget redraws when it is done (if the picture and place are still these)."""
+        if self._encoding == plan[0]:
+            return
+        self._encoding = plan[0]
+        image, app = self._image, self.app
+
+        def encode() -> None:
+            placed = self._encode(image, plan)
+            try:
+                app.call_from_thread(self._encoded, plan[0], placed)
+            except RuntimeError:  # the app has closed meanwhile
+                pass
+
+        threading.Thread(target=encode, name="sixel", daemon=True).start()
+
+    def _encoded(self, key: tuple, placed: str) -> None:
+        if self._encoding == key:
+            self._sixel, self._encoding = (key, placed), None
+            self.refresh()
+
+    def sixel_sequence(self, region: Region, visible: Region, screen_height: int) -> str:
+        """The escape sequence that draws the picture for a widget at ``region`` (screen cells) of which
+        ``visible`` shows, on a screen ``screen_height`` rows high ("" where no whole band fits), at once."""
+        plan = self._sixel_plan(region, visible, screen_height)
+        if plan is None:
             return ""
-        key = (w, h, px_top, px_left, px_h, px_w, top, left)
-        if self._sixel is None or self._sixel[0] != key:
-            pixels = np.asarray(self._image.resize((w, h), PILImage.Resampling.LANCZOS))
-            pixels = pixels[px_top:px_top + px_h, px_left:px_left + px_w]
-            data = grey_sixel(pixels) if pixels.ndim == 2 else colour_sixel(pixels)
-            self._sixel = (key, place_sixel(data, left, top))
+        if self._sixel is None or self._sixel[0] != plan[0]:
+            self._sixel = (plan[0], self._encode(self._image, plan))
         return self._sixel[1]
 
 
