@@ -268,3 +268,24 @@ async def test_sixel_is_encoded_off_the_ui_thread_and_says_so_meanwhile(sixel, m
                 break
         (x, y), data = split_placed(placed_sixel(widget))
         assert decode(data)[0].shape[1] <= widget.size.width * CELL[0]
+
+
+async def test_a_new_window_keeps_the_films_last_sixel_until_the_new_one_is_ready(sixel, monkeypatch):
+    from pneumo_tui.widgets.xray import XRayView
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield XRayView(gradient_film(300, 300), protocol="sixel")
+
+    async with One().run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        view = pilot.app.query_one(XRayView)
+        widget = view.query_one(FilmImage)
+        first = placed_sixel(widget)  # drawn at once (encode_in_thread off)
+        monkeypatch.setattr(FilmImage, "encode_in_thread", True)
+        view.contrast(1.25)  # the same film, another window: the last picture stays while the new one encodes
+        assert placed_sixel(widget) == first
+        view.set_image(gradient_film(300, 300)[::-1])  # a new film: never the previous one meanwhile
+        lines = widget.render_lines(Region(0, 0, *widget.size))
+        assert "drawing…" in "".join(seg.text for line in lines for seg in line)
+        assert not any(seg.control for line in lines for seg in line)

@@ -138,6 +138,7 @@ class FilmImage(Widget):
         self._sixel: tuple | None = None  # (key, placed sixel) of the picture drawn
         self._encoding: tuple | None = None  # the key being encoded in a thread
         self._version = 0  # which picture: bumped by every new image
+        self._stale: tuple | None = None  # the same film's previous (key, sixel), kept on screen while encoding
         self.last_sixel: str | None = None  # what render_lines wrote last (tests and the benchmark read it)
         self.empty_reason = "no image"  # said where there is no picture (a thumbnail says "loading…" first)
 
@@ -147,6 +148,12 @@ class FilmImage(Widget):
 
     @image.setter
     def image(self, image: PILImage.Image | None) -> None:
+        self.show(image)
+
+    def show(self, image: PILImage.Image | None, same_film: bool = False) -> None:
+        """A new picture. ``same_film``: the same X-ray with another window, zoom or overlay, whose last sixel
+        may stay on screen while the new one is encoded (a new case is never shown over the previous one)."""
+        self._stale = self._sixel if same_film else None
         self._image = image
         self._halfcells = self._sixel = None
         self._version += 1  # a sixel still being encoded for the previous picture is dropped
@@ -233,8 +240,10 @@ class FilmImage(Widget):
             placed = self.sixel_sequence(self.region, visible, self.screen.size.height)
         else:
             self._encode_later(plan)
-            width, height = self.size
-            return [self._text_line(crop.y + y, width, height, "drawing…") for y in range(crop.height)]
+            if self._stale is None or self._stale[0][1:] != plan[0][1:]:  # not the same film at the same place
+                width, height = self.size
+                return [self._text_line(crop.y + y, width, height, "drawing…") for y in range(crop.height)]
+            placed = self._stale[1]  # the same film a moment ago (window, zoom): no flicker to "drawing…"
         self.last_sixel = placed
         if lines:
             # after the blank cells of the last line: they are written first, the picture over them
@@ -281,16 +290,18 @@ class FilmImage(Widget):
 
         def encode() -> None:
             placed = self._encode(image, plan)
+            if not app.is_running:
+                return  # the app has closed meanwhile
             try:
                 app.call_from_thread(self._encoded, plan[0], placed)
-            except RuntimeError:  # the app has closed meanwhile
+            except RuntimeError:  # it closed just now
                 pass
 
         threading.Thread(target=encode, name="sixel", daemon=True).start()
 
     def _encoded(self, key: tuple, placed: str) -> None:
         if self._encoding == key:
-            self._sixel, self._encoding = (key, placed), None
+            self._sixel, self._encoding, self._stale = (key, placed), None, None
             self.refresh()
 
     def sixel_sequence(self, region: Region, visible: Region, screen_height: int) -> str:
@@ -366,7 +377,7 @@ class XRayView(Widget):
             self._pixels = pixels.astype(np.uint8)
         self._heatmap = None
         if refresh:
-            self._redraw()
+            self._redraw(new_film=True)
 
     def set_heatmap(self, heatmap: np.ndarray | None) -> None:
         """A [0, 1] map at the image's size (e.g. Grad-CAM); shown when ``show_overlay``."""
@@ -467,10 +478,14 @@ class XRayView(Widget):
     def _placeholder_text(self) -> str:
         return f"[X-ray {self.describe()}]\n(images off: --image-protocol none)"
 
-    def _redraw(self) -> None:
+    def _redraw(self, new_film: bool = False) -> None:
         if not self.is_mounted:
             return
         if self.protocol == "none":
             self.query_one(".xray-placeholder", Static).update(Text(self._placeholder_text()))
             return
-        self.query_one(".xray-image").image = self.render_pil()
+        picture = self.query_one(".xray-image")
+        if isinstance(picture, FilmImage):
+            picture.show(self.render_pil(), same_film=not new_film)
+        else:
+            picture.image = self.render_pil()
