@@ -113,7 +113,11 @@ async def test_review_picture_controls(run):
         assert xray.render_pil().tobytes() != before
         await pilot.press("plus", "shift+right")
         assert xray.zoom == 1.5 and xray.centre[1] > 0.5
-        await pilot.press("f", "r")
+        windowed = np.asarray(xray.render_pil())
+        await pilot.press("i")
+        assert xray.inverted and "inverted" in xray.describe()
+        assert np.array_equal(np.asarray(xray.render_pil()), 255 - windowed)  # still windowed and zoomed
+        await pilot.press("i", "0", "r")  # 0 fits (f opens the full-screen film)
         assert (xray.zoom, xray.window, xray.level) == (1.0, 255.0, 127.5)
         assert xray.render_pil().tobytes() == before
 

@@ -57,6 +57,8 @@ class ReviewView(Vertical):
         Binding("a", "verdict('a')", "Agree", group=VERDICT),
         Binding("x", "clear_verdict", "Clear verdict", show=False),
         Binding("n", "edit_note", "Note"),
+        Binding("f", "film", "Full screen"),
+        Binding("T", "thumbnails", "Thumbnails"),
         Binding("g", "toggle_gradcam", "Grad-CAM"),
         Binding("e", "evaluation", "Evaluate"),
         Binding("k", "cycle_kind", "FN/FP", group=FILTER),
@@ -71,7 +73,8 @@ class ReviewView(Vertical):
         Binding("r", "reset_window", "Reset contrast", show=False),
         Binding("plus,equals_sign", "zoom(1.5)", "Zoom in", show=False),
         Binding("minus", "zoom(0.6667)", "Zoom out", show=False),
-        Binding("f", "fit", "Fit", show=False),
+        Binding("0", "fit", "Fit", show=False),
+        Binding("i", "invert", "Invert", show=False),
         Binding("shift+left", "pan(0, -0.25)", "Pan", show=False),
         Binding("shift+right", "pan(0, 0.25)", "Pan", show=False),
         Binding("shift+up", "pan(-0.25, 0)", "Pan", show=False),
@@ -105,6 +108,7 @@ class ReviewView(Vertical):
         self._model = None  # loaded on the first Grad-CAM
         self._cams: dict[str, object] = {}
         self._cam_lock = threading.Lock()
+        self.cam_listener = None  # called with a case id when its Grad-CAM is ready or failed (the film screen)
 
     def _cases(self, split: str) -> list[dict]:
         return review_cases(self.run_dir, split, include_correct=True, threshold=self.threshold, notes=self.notes)
@@ -141,6 +145,11 @@ class ReviewView(Vertical):
         return self.query_one(XRayView)
 
     @property
+    def short_names(self) -> dict[str, str]:
+        """{case id: the name the list shows}."""
+        return self._names
+
+    @property
     def note_input(self) -> Input:
         return self.query_one(Input)
 
@@ -162,6 +171,7 @@ class ReviewView(Vertical):
         # Below 100 columns the X-ray side narrows so that verdict and image name stay whole in the list.
         self.set_class(self.size.width < 100, "-narrow")
         self.call_after_refresh(self._update_case_text)  # the id is folded to the side's new width
+        self.call_after_refresh(self._update_view_status)  # with or without the half-cell hint
 
     def on_show(self) -> None:
         # shown as a tab of the app: the list takes the keys at once
@@ -275,10 +285,17 @@ class ReviewView(Vertical):
         if xray.show_overlay:
             state = "on" if xray.has_heatmap else self._cam_state
             text += f"\nGrad-CAM {state} · {CAVEAT}"
+        if xray.hint and not self.has_class("-narrow"):  # narrow: the film screen (f) says it, the film keeps rows
+            text += f"\n{xray.hint}"
         status.set_class(xray.show_overlay, "caveat")
         status.update(Text(text))
 
     _cam_state = "computing…"
+
+    @property
+    def cam_state(self) -> str:
+        """The last Grad-CAM's state in words: computing…, or unavailable and why."""
+        return self._cam_state
 
     # --- verdicts and notes --------------------------------------------------
 
@@ -301,6 +318,8 @@ class ReviewView(Vertical):
             if c["id"] == case["id"]:
                 c["verdict"], c["note"] = note.verdict, note.text
         table = self.cases
+        if case["id"] not in table.rows:  # given on the film screen to a case the filters hide
+            return
         row = table.get_row_index(case["id"])
         for column, value in zip(table.ordered_columns, self._row(case), strict=True):
             table.update_cell(case["id"], column.key, value, update_width=True)  # a verdict is never cut
@@ -379,6 +398,47 @@ class ReviewView(Vertical):
         self.xray.fit()
         self._update_view_status()
 
+    def action_invert(self) -> None:
+        self.xray.inverted = not self.xray.inverted
+        self._update_view_status()
+
+    # --- the full-screen film and the thumbnails ----------------------------------------------------------
+
+    def action_film(self) -> None:
+        """The selected case on the whole screen; the arrows step through the list as it is shown."""
+        from .film import FilmScreen
+
+        if self.selected is None:
+            return
+        index = next((i for i, c in enumerate(self.shown) if c["id"] == self.selected["id"]), 0)
+        self.app.push_screen(FilmScreen(self, self.shown, index), callback=lambda _: self._back_from_film())
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_film()  # Enter on a row
+
+    def action_thumbnails(self) -> None:
+        from .thumbs import ThumbsScreen
+
+        self.app.push_screen(ThumbsScreen(self), callback=lambda _: self._back_from_film())
+
+    def _back_from_film(self) -> None:
+        """Verdicts may have been given there: the list shows them."""
+        self.cam_listener = None
+        if self.is_attached:
+            self.refresh_cases()
+            self.cases.focus()
+
+    def select_case(self, case: dict) -> None:
+        """Make ``case`` the selected one (the list's cursor moves to it where it is listed)."""
+        if self.selected is not None and self.selected["id"] == case["id"]:
+            return
+        try:
+            self.cases.move_cursor(row=self.cases.get_row_index(case["id"]))
+        except Exception:  # not listed under the current filters: selected all the same
+            pass
+        self._select(case)
+
     def action_pan(self, dy: float, dx: float) -> None:
         self.xray.pan(dy, dx)
         self._update_view_status()
@@ -391,6 +451,15 @@ class ReviewView(Vertical):
         if xray.show_overlay and not xray.has_heatmap:
             self._request_gradcam()
         self._update_view_status()
+
+    def cached_gradcam(self, case_id: str):
+        """The map already computed for ``case_id``, or None."""
+        return self._cams.get(case_id)
+
+    def request_gradcam(self, case_id: str, pixels) -> None:
+        """Compute ``case_id``'s map in the worker; cam_listener hears when it is there."""
+        self._cam_state = "computing…"
+        self.compute_gradcam(case_id, pixels)
 
     def _request_gradcam(self) -> None:
         xray = self.xray
@@ -417,8 +486,7 @@ class ReviewView(Vertical):
                 recipe = config.get("recipe") or {}
                 result = explain_image(model, pixels, int(recipe.get("image_size", 200)), recipe.get("fit", "squash"))
         except Exception as exc:  # no checkpoint, a model without convolutions...: say why
-            self.app.call_from_thread(self._gradcam_failed,
-                                      one_line(exc))
+            self.app.call_from_thread(self._gradcam_failed, one_line(exc), case_id)
             return
         self.app.call_from_thread(self._show_gradcam, case_id, result.heatmap)
 
@@ -434,10 +502,14 @@ class ReviewView(Vertical):
         if self.selected is not None and self.selected["id"] == case_id:
             self.xray.set_heatmap(heatmap)
         self._update_view_status()
+        if self.cam_listener is not None:
+            self.cam_listener(case_id)
 
-    def _gradcam_failed(self, reason: str) -> None:
+    def _gradcam_failed(self, reason: str, case_id: str = "") -> None:
         self._cam_state = f"unavailable: {reason}"
         self._update_view_status()
+        if self.cam_listener is not None:
+            self.cam_listener(case_id)
 
     # --- navigation --------------------------------------------------------------
 
