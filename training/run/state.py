@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.core.errors import one_line
+from training.core.tasks import task_of_config
 from training.metrics.binary import binary_metrics
 from training.run.events import EventFollower
 from training.run.lock import holder_alive, lock_held, read_holder
@@ -83,6 +84,7 @@ class RunSummary:
     n_images: int | None = None  # its train + val images
     n_test: int | None = None
     adapted: str | None = None  # "bn, prior from RUN" for a run derived for a site; TRANSDUCTIVE when on its test
+    task: str = "pneumonia"  # the question it answers (training.core.tasks): pneumonia or subtype
 
     def to_json(self) -> dict:
         d = self.__dict__.copy()
@@ -369,6 +371,7 @@ class RunReader:
             invalid_events=self.invalid_events,
             recipe=self.recipe_name,
             adapted=_adapted_text(s.adapted),
+            task=task_of_config(self.config).name,
             **self.dataset(),
         )
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from training.core.errors import RunNotFound
+from training.core.tasks import Task, task_of_config
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
 from training.run.schema import check_config
 
@@ -63,6 +64,11 @@ def resolve_run(ref: str | Path, runs_dir: Path = DEFAULT_RUNS_DIR) -> Path:
 
 
 _MARKS = f"{RunPaths(Path()).config.name} or {RunPaths(Path()).events.name}"
+
+
+def run_task(run_dir: Path) -> Task:
+    """The question the run answers (its config's ``recipe.task``; the pneumonia task for older runs)."""
+    return task_of_config(load_config(run_dir))
 
 
 def load_config(run_dir: Path) -> dict:
