@@ -23,8 +23,9 @@ def support_words(where: str, support: dict) -> tuple[str, str | None]:
         f = support[name]
         return "-" if f["value"] is None else f"{f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]"
 
-    stands_on = (f"on {support['n']} {where} images ({support['n_negative']} NORMAL, {support['n_positive']} "
-                 f"PNEUMONIA): sensitivity {interval('sensitivity')}, specificity {interval('specificity')} "
+    negative, positive = support.get("classes") or ("NORMAL", "PNEUMONIA")
+    stands_on = (f"on {support['n']} {where} images ({support['n_negative']} {negative}, {support['n_positive']} "
+                 f"{positive}): sensitivity {interval('sensitivity')}, specificity {interval('specificity')} "
                  "(95% Wilson)")
     return stands_on, (f"warning: {support['warning']}" if support["warning"] else None)
 

@@ -41,7 +41,7 @@ def test_runs_and_eval_json(trained_run):
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     assert list(metrics) == ["accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
-                             "threshold", "n", "best", "synthetic", "adapted"]
+                             "threshold", "n", "task", "best", "synthetic", "adapted"]
     assert metrics["threshold"] == 0.3 and metrics["n"] == 8
     text = runner.invoke(app, ["eval", run_id, "--runs", str(runs), "--split", "val"]).stdout
     assert "accuracy" in text and "predicted PNEUMONIA" in text

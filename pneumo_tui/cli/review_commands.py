@@ -35,6 +35,7 @@ def review(
     from training.evaluation.review_cases import review_cases
     from training.run.operating_point import load_threshold
     from training.run.review_notes import ReviewNotes
+    from training.run.store import run_task
 
     run_dir = _run(run, runs_dir, runs_alias)
     notes = ReviewNotes(run_dir)
@@ -53,15 +54,19 @@ def review(
     else:
         if synthetic_run(run_dir):
             typer.echo(SYNTHETIC_LINE)
-        _print_cases(cases, split, threshold)
+        _print_cases(cases, split, threshold, run_task(run_dir))
     if export is not None:
         typer.echo(f"wrote {len(cases)} cases to {export}", err=True)
 
 
-def _print_cases(cases: list[dict], split: str, threshold: float) -> None:
+def _print_cases(cases: list[dict], split: str, threshold: float, task) -> None:
     fn = sum(c["kind"] == "FN" for c in cases)
     fp = sum(c["kind"] == "FP" for c in cases)
-    typer.echo(f"{split} split, threshold {threshold:.3f}: {fn} FN (missed pneumonia), {fp} FP (false alarms)")
+    if task.name != "pneumonia":
+        typer.echo(f"task {task.name}: {task.question}")
+    typer.echo(f"{split} split, threshold {threshold:.3f}: {fn} FN (missed {task.positive.lower()}), {fp} FP "
+               f"({task.negative.lower()} called {task.positive.lower()})" if task.name != "pneumonia" else
+               f"{split} split, threshold {threshold:.3f}: {fn} FN (missed pneumonia), {fp} FP (false alarms)")
     if not cases:
         return
     typer.echo(f"{'kind':4}  {'prob':>6}  {'verdict':14}  id / note")
@@ -128,6 +133,7 @@ def threshold(
     from training.metrics.binary import binary_metrics
     from training.metrics.thresholds import choose_threshold, operating_point_support, rule_stability
     from training.run.operating_point import load_operating_point, save_threshold, saved_rule
+    from training.run.store import run_task
 
     if sum((youden, sensitivity is not None, value is not None)) > 1:
         fail("choose one of --youden, --sensitivity X, --value T")
@@ -151,7 +157,7 @@ def threshold(
             saved = load_operating_point(run_dir)
             chosen, how, rule = saved["threshold"], None, saved_rule(run_dir)
     metrics = binary_metrics(labels, probs, chosen)
-    support = operating_point_support(labels, probs, chosen)
+    support = operating_point_support(labels, probs, chosen, run_task(run_dir).classes)
     stability = rule_stability(rule or "youden", labels, probs)
     if how is not None:
         save_threshold(run_dir, chosen, how, val_sensitivity=metrics["sensitivity"],
@@ -184,6 +190,7 @@ def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
     from training.metrics.binary import binary_metrics
     from training.metrics.thresholds import operating_point_support
     from training.run.operating_point import save_threshold
+    from training.run.store import run_task
 
     with user_errors(DataError, *_ERRORS):
         site = choose_site_threshold(run_dir, folder, rule)
@@ -193,7 +200,8 @@ def _threshold_on_site(run_dir: Path, folder: Path, rule: str) -> None:
     save_threshold(run_dir, site.threshold, site.how, n_site=len(site.labels),
                    site_sensitivity=metrics["sensitivity"], site_specificity=metrics["specificity"])
     typer.echo(f"saved threshold {site.threshold:.4f} ({site.how}) to {RunPaths(run_dir).threshold}")
-    _print_support("site", operating_point_support(site.labels, site.probabilities, site.threshold), metrics)
+    _print_support("site", operating_point_support(site.labels, site.probabilities, site.threshold,
+                                                   run_task(run_dir).classes), metrics)
 
 
 def register(app: typer.Typer) -> None:

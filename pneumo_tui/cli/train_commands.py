@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from training.core.jsontext import json_text
+from training.core.tasks import DEFAULT_TASK, TASKS
 from training.run.schema import BEST_VAL_SCORE, LOG_LINE, METRICS, VAL_LOSS
 
 from ..words import SYNTHETIC_LINE, synthetic_run
@@ -121,7 +122,10 @@ class PlainProgress:
             self.epochs = event["epochs"]
             line = (f"run {event['run_id']}: {event['model']} on {event['device']}, {event['n_train']} train / "
                     f"{event['n_val']} val / {event['n_test']} test images, {event['epochs']} epochs"
-                    + ("  [SYNTHETIC data]" if event.get("synthetic") else ""))
+                    + ("  [SYNTHETIC data]" if event.get("synthetic") else "")
+                    + (f"\ntask {event['task']}: {TASKS[event['task']].question}"
+                       if event.get("task", DEFAULT_TASK) != DEFAULT_TASK and event.get("task") in TASKS else "")
+                    + (f"\n{event['left_out_note']}" if event.get("left_out_note") else ""))
         elif kind == "run_resumed":
             line = f"resumed at epoch {event['epoch']}"
         elif kind == "epoch":
@@ -211,8 +215,10 @@ def format_eval(e: dict) -> str:
 
 
 def recipe_and_model(s) -> str:
-    """``best (resnet_small)``; just the model when the recipe is unknown or is named after it."""
-    return s.model if not s.recipe or s.recipe == s.model else f"{s.recipe} ({s.model})"
+    """``best (resnet_small)``; just the model when the recipe is unknown or is named after it; a run of another
+    task than pneumonia says which (``best (resnet_small) subtype``)."""
+    text = s.model if not s.recipe or s.recipe == s.model else f"{s.recipe} ({s.model})"
+    return text if getattr(s, "task", DEFAULT_TASK) == DEFAULT_TASK else f"{text} {s.task}"
 
 
 def dataset_text(s) -> str:
@@ -239,6 +245,7 @@ def eval_run(
     _check_threshold_option(threshold)
     from training.evaluation.evaluate import evaluate_run
     from training.run.state import read_run
+    from training.run.store import run_task
 
     run_dir = resolve(run, runs_folder(runs_dir, runs_alias))
     with user_errors(*ENGINE_ERRORS):
@@ -249,7 +256,8 @@ def eval_run(
     if as_json:
         keys = ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc", "confusion",
                 "threshold", "n")
-        print(json_text({**{k: m[k] for k in keys}, "best": best, "synthetic": synthetic_run(run_dir),
+        print(json_text({**{k: m[k] for k in keys}, "task": run_task(run_dir).name, "best": best,
+                         "synthetic": synthetic_run(run_dir),
                          "adapted": summary.adapted}))
         return
     c = m["confusion"]
@@ -263,9 +271,14 @@ def eval_run(
               + (f", {BEST_VAL_SCORE} {_fmt(best[BEST_VAL_SCORE], 4)}" if best["metric"] != BEST_VAL_SCORE else ""))
     for key in ("accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "auc"):
         print(f"  {key:<12}{_fmt(m[key], 4)}")
-    print("  confusion     predicted PNEUMONIA  predicted NORMAL")
-    print(f"  PNEUMONIA     {c['tp']:>19}  {c['fn']:>16}")
-    print(f"  NORMAL        {c['fp']:>19}  {c['tn']:>16}")
+    task = run_task(run_dir)
+    negative, positive = task.classes
+    called = (f"predicted {positive}", f"predicted {negative}")
+    width = max(len(positive), len(negative), len("confusion")) + 2
+    print(f"  task {task.name}: {task.question}")
+    print(f"  {'confusion':<{width}}{called[0]}  {called[1]}")
+    print(f"  {positive:<{width}}{c['tp']:>{len(called[0])}}  {c['fn']:>{len(called[1])}}")
+    print(f"  {negative:<{width}}{c['fp']:>{len(called[0])}}  {c['tn']:>{len(called[1])}}")
 
 
 def _check_threshold_option(threshold: float | None) -> None:

@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual_plot import HiResMode, PlotWidget
 
+from training.core.tasks import DEFAULT_TASK
 from training.evaluation.review_cases import labels_and_probabilities, load_rows
 from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
@@ -40,12 +41,24 @@ from training.metrics.thresholds import (
 )
 from training.run.operating_point import load_threshold, save_threshold, saved_rule
 from training.run.paths import RunPaths
+from training.run.store import run_task
 
 from ..stylesheets import sheet
 from ..words import SYNTHETIC_LINE, stability_words, support_words, synthetic_run
 
 N_BOOT = 1000
 
+
+
+def confusion_text(c: dict, classes: tuple[str, str]) -> str:
+    """The confusion matrix as four lines of text, rows the truth and columns the call, named by the task's
+    (negative, positive) classes."""
+    negative, positive = classes
+    width = len("true ") + max(len(negative), len(positive))
+    return (f"{'':{width}}predicted\n"
+            f"{'':{width}}{negative}  {positive}\n"
+            f"{'true ' + negative:<{width}}{c['tn']:>{len(negative)}}  {c['fp']:>{len(positive)}}\n"
+            f"{positive:>{width - 2}}  {c['fn']:>{len(negative)}}  {c['tp']:>{len(positive)}}\n")
 
 class EvaluationView(Vertical, can_focus=True):
     """Numbers on the left, ROC and PR on the right; the view holds focus so arrows move the threshold.
@@ -82,6 +95,7 @@ class EvaluationView(Vertical, can_focus=True):
         self.split = split or ("val" if self.rows["val"] else "test")
         self.threshold = load_threshold(self.run_dir)
         self.synthetic = synthetic_run(self.run_dir)
+        self.question = run_task(self.run_dir)  # the question: its two classes name every figure here
         self.how = "saved" if RunPaths(self.run_dir).threshold.exists() else "default"
         self.rule = saved_rule(self.run_dir)  # the rule the threshold came from (None: set by hand or default)
         self._stability: dict[str, dict] = {}  # rule -> its flat optimum and spread on validation
@@ -163,15 +177,14 @@ class EvaluationView(Vertical, can_focus=True):
         if self.split == "test":
             title.append("  (test: look, don't tune)", style="yellow")
         title.append(f" · threshold {self.threshold:.3f} ({self.how})")
+        if self.question.name != DEFAULT_TASK:
+            title.append(f" · task {self.question.name}: {self.question.question}")
         if self.synthetic:  # in words, so that NO_COLOR loses nothing
             title.append(" · ")
             title.append(SYNTHETIC_LINE.split(";")[0], style="bold reverse")
         self.text("title").update(title)
         self.text("confusion").update(
-            "              predicted\n"
-            "              NORMAL  PNEUMONIA\n"
-            f"true NORMAL   {c['tn']:>6}  {c['fp']:>9}\n"
-            f"   PNEUMONIA  {c['fn']:>6}  {c['tp']:>9}\n"
+            confusion_text(c, self.question.classes) +
             f"[red]FN {c['fn']} missed[/] · [yellow]FP {c['fp']} false alarms[/]")
 
         def fmt(key):
@@ -189,7 +202,7 @@ class EvaluationView(Vertical, can_focus=True):
         """What the operating point stands on: the validation images of each class, its sensitivity and
         specificity there with 95% Wilson intervals, and the warning below the minimum (``pneumo threshold``'s
         words), whichever split is looked at: validation is where a threshold is chosen."""
-        support = operating_point_support(*self.arrays("val"), self.threshold)
+        support = operating_point_support(*self.arrays("val"), self.threshold, self.question.classes)
         stands_on, warning = support_words("validation", support)
         text = Text("Operating point ", style="bold")
         text.append(stands_on.replace(": sensitivity", ":\nsensitivity").replace(", specificity", ",\nspecificity"))

@@ -25,6 +25,7 @@ from training.evaluation.review_cases import CaseImages, confidence, review_case
 from training.run.operating_point import load_threshold
 from training.run.paths import RunPaths
 from training.run.review_notes import ReviewNotes
+from training.run.store import run_task
 
 from ..messages import OpenEvaluation
 from ..stylesheets import sheet
@@ -87,6 +88,7 @@ class ReviewView(Vertical):
         self.split = split
         self.threshold = load_threshold(self.run_dir)
         self.synthetic = synthetic_run(self.run_dir)
+        self.question = run_task(self.run_dir)  # names the true class of each case
         self.notes = ReviewNotes(self.run_dir)
         self.images = CaseImages(self.run_dir)
         # all cases of the split, correct ones included: filters only hide
@@ -259,7 +261,7 @@ class ReviewView(Vertical):
         self._update_view_status()
 
     def _case_text(self, case: dict) -> Text:
-        label = "PNEUMONIA" if case["label"] else "NORMAL"
+        label = self.question.class_name(case["label"])
         verdict = case.get("verdict") or "no verdict"
         note = f" · {case['note']}" if case.get("note") else ""
         head = f"{case['kind']} {case['id']}"

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.core.tasks import task_named
 from training.data.records import DataError, Record
 
 
@@ -93,6 +94,7 @@ def prepare_data(
     split_seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
     val_split: str = "auto",
+    task: str = "pneumonia",
 ) -> PreparedData:
     """Open the source(s), split, and load train and val through the preprocessing cache
     (test only when first used: see ``PreparedData``).
@@ -102,12 +104,16 @@ def prepare_data(
     random draw (see ``splits``), keep the data's "official" val, or "auto":
     official for a PneumoniaMNIST .npz (MedMNIST's benchmark split, 524
     images), carved otherwise (Kermany's official val is 16 images).
+    ``task`` (``training.core.tasks``) picks and labels the images after the split, so that a subtype run's
+    validation is the pneumonia runs' own, restricted to its images; the images it leaves out are counted in
+    the info (``left_out``, and ``left_out_note``, one line with examples).
     ``progress(split, done, total)`` reports caching. Raises DataError with a
     one-line message when the data cannot be used.
     """
     from training.data.cache import cache_dir_for, cached_images
     from training.data.sources import open_source
     from training.data.splits import with_validation_split
+    from training.data.tasks import TaskSelection, select_for_task
 
     source = open_source(spec.path)
     records = source.records()
@@ -123,6 +129,10 @@ def prepare_data(
     by_split = {name: [r for r in records if r.split == name] for name in ("train", "val", "test")}
     if test_source is not None:
         by_split["test"] = _test_records(test_source.records())
+    chosen = task_named(task)
+    selections = {name: select_for_task(recs, chosen) for name, recs in by_split.items()}
+    by_split = {name: sel.records for name, sel in selections.items()}
+    left_out = TaskSelection([], [r for sel in selections.values() for r in sel.left_out])
 
     def load(name: str, src, recs) -> SplitData | None:
         if not recs:
@@ -134,7 +144,9 @@ def prepare_data(
     train = load("train", source, by_split["train"])
     val = load("val", source, by_split["val"])
     if train is None or len(set(train.labels.tolist())) < 2:
-        raise DataError(f"{spec.path}: training needs images of both classes in the train split")
+        raise DataError(f"{spec.path}: training needs images of both classes in the train split"
+                        + (f" ({' and '.join(chosen.classes)} for the {chosen.name} task)" if task != "pneumonia"
+                           else ""))
     if val is None:
         raise DataError(f"{spec.path}: no validation images (val_fraction={val_fraction}, and no val split)")
     info = {
@@ -147,6 +159,9 @@ def prepare_data(
         "split_seed": split_seed,
         "val_split": "official" if keep_official else {"random": "carved", "block": "block"}[method],
         "use_test": spec.use_test,
+        "task": chosen.name,
+        "left_out": len(left_out.left_out),
+        "left_out_note": left_out.report(chosen),
     }
     test = lambda: load("test", test_source or source, by_split["test"])  # noqa: E731 - read at the end only
     return PreparedData(train, val, test, _with_counts(info, train, val, len(by_split["test"])))

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from training.core.errors import PneumoError, one_line
+from training.core.tasks import DEFAULT_TASK
 from training.data.arrays import BatchLoader, DataSpec, PreparedData, SplitData, prepare_data
 from training.engine import distributed
 from training.engine.augment import BatchAugment
@@ -165,6 +166,9 @@ def _refuse_if_finished(run_dir: Path) -> None:
 
 def _load_data(recipe: Recipe, data, ctx, on_event) -> PreparedData:
     if isinstance(data, PreparedData):
+        task = data.info.get("task", DEFAULT_TASK)
+        if task != recipe.task:  # arrays are labelled for one task: never train another on them silently
+            raise ValueError(f"these arrays are labelled for the {task} task, but the recipe's task is {recipe.task}")
         side = data.train.images.shape[1:]
         if tuple(side) != (recipe.image_size, recipe.image_size):
             raise ValueError(f"arrays are {side[0]}x{side[1]} but the recipe's image_size is {recipe.image_size}")
@@ -176,7 +180,7 @@ def _load_data(recipe: Recipe, data, ctx, on_event) -> PreparedData:
 
     def prepare() -> PreparedData:
         return prepare_data(data, recipe.image_size, recipe.fit, recipe.val_fraction, recipe.split_seed, progress,
-                            recipe.val_split)
+                            recipe.val_split, task=recipe.task)
 
     # Rank 0 builds the cache first, so that ranks never write the same cache files at once.
     prepared = prepare() if ctx.is_main else None
@@ -512,6 +516,9 @@ def run_started_fields(run_dir: Path, state: TrainState, data: PreparedData, set
         "synthetic": bool(data.info.get("synthetic")),
         "world_size": ctx.world_size,
         "parameters": count_parameters(state.model),
+        "task": r.task,
+        **({"left_out": data.info["left_out"], "left_out_note": data.info["left_out_note"]}
+           if data.info.get("left_out") else {}),
     }
 
 

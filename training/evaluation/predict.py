@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data.records import CLASSES, UnreadableImage
+from training.core.tasks import task_of_config
+from training.data.records import UnreadableImage
 
 
 @dataclass
@@ -43,6 +44,7 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
     threshold = load_threshold(run_dir) if threshold is None else float(threshold)
     model, config = load_model_from_run(run_dir, which)
     recipe = config.get("recipe", {})
+    task = task_of_config(config)  # a subtype model names BACTERIAL or VIRAL, and is meant for pneumonia films
     size, fit = recipe.get("image_size", 200), recipe.get("fit", "squash")
 
     results: list[ImagePrediction] = []
@@ -63,7 +65,7 @@ def predict_images(run_dir: Path, paths: list[Path], threshold: float | None = N
             probabilities = predict_views(model.to(setup.device), split, setup, recipe_views(recipe))
         for i, p in zip(readable, probabilities, strict=True):
             results[i].probability = float(p)
-            results[i].label = CLASSES[int(p >= threshold)]
+            results[i].label = task.class_name(int(p >= threshold))
     return results
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from training.core.fileio import atomic_write_bytes, atomic_write_text
+from training.core.tasks import PNEUMONIA, task_of_config
 from training.evaluation.review_cases import CaseImages, labels_and_probabilities, load_rows, review_cases, split_rows
 from training.metrics.binary import binary_metrics
 from training.metrics.bootstrap import bootstrap_cis
@@ -87,7 +88,8 @@ def draw_curve(x, y, title: str, xlabel: str, ylabel: str, point: tuple[float, f
     return figure
 
 
-def draw_confusion(c: dict, title: str = "Confusion matrix", size: int = 420):
+def draw_confusion(c: dict, title: str = "Confusion matrix", size: int = 420,
+                   names: tuple[str, str] = PNEUMONIA.classes):
     """2x2 matrix (a matplotlib ``Figure``), rows = truth, columns = prediction: each cell its
     count and its share of the row, shaded by that share (blue right, red wrong)."""
     import matplotlib
@@ -106,7 +108,6 @@ def draw_confusion(c: dict, title: str = "Confusion matrix", size: int = 420):
                 ax.text(col, row + 0.2, f"{name}  {share:.0%} of row", ha="center", va="center", fontsize=11,
                         **LITERAL)
         ax.imshow(colours)
-        names = ("NORMAL", "PNEUMONIA")
         ax.set_xticks([0, 1], names, **LITERAL)
         ax.set_yticks([0, 1], names, rotation=90, va="center", **LITERAL)
         ax.tick_params(length=0)
@@ -217,7 +218,9 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
         _save_png(draw_curve(np.r_[0.0, recall], np.r_[precision[0], precision], f"Precision-recall ({split})",
                              "recall (sensitivity)", "precision (PPV)", point), out_dir / "pr.png")
         figures = {"roc": "roc.png", "pr": "pr.png"}
-    _save_png(draw_confusion(metrics["confusion"], f"Confusion matrix ({split}), threshold {threshold:.3f}"),
+    task = task_of_config(config)
+    _save_png(draw_confusion(metrics["confusion"], f"Confusion matrix ({split}), threshold {threshold:.3f}",
+                             names=task.classes),
               out_dir / "confusion.png")
 
     cases = review_cases(run_dir, split=split, threshold=threshold)
@@ -234,7 +237,7 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
 
     cis = bootstrap_cis(labels, probs, threshold, n_boot=n_boot) if both_classes else None
     val = [r for r in load_rows(run_dir) if r.get("split") == "val"]  # where the operating point was chosen
-    support = operating_point_support(*labels_and_probabilities(val), threshold) if val else None
+    support = operating_point_support(*labels_and_probabilities(val), threshold, task.classes) if val else None
     text = _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, len(shown), support)
     report = out_dir / "report.md"
     atomic_write_text(report, text)
@@ -258,8 +261,9 @@ def _support_lines(support: dict | None) -> list[str]:
         f = support[name]
         return "-" if f["value"] is None else f"{f['value']:.3f} (95% CI {f['low']:.3f} - {f['high']:.3f})"
 
-    lines = [f"- The operating point stands on {support['n']} validation images ({support['n_negative']} NORMAL, "
-             f"{support['n_positive']} PNEUMONIA): sensitivity {interval('sensitivity')}, specificity "
+    negative, positive = support["classes"]
+    lines = [f"- The operating point stands on {support['n']} validation images ({support['n_negative']} {negative}, "
+             f"{support['n_positive']} {positive}): sensitivity {interval('sensitivity')}, specificity "
              f"{interval('specificity')} there (Wilson)."]
     if support["warning"]:
         lines.append(f"- **Warning:** {support['warning']}.")
@@ -270,7 +274,9 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
     data = config.get("data") or {}
     synthetic = bool(data.get("synthetic"))
     c = metrics["confusion"]
-    out = [f"# Pneumonia classifier report: {md_text(run_dir.name)}", ""]
+    task = task_of_config(config)
+    out = [f"# Pneumonia classifier report: {md_text(run_dir.name)}", "", f"Task: **{task.question}** "
+           f"({task.takes}; {task.positive} is the positive class).", ""]
     if synthetic:
         out += ["> **SYNTHETIC DATA.** This run used generated demo images, not radiographs. "
                 "Nothing here says anything about real chest X-rays.", ""]
@@ -278,8 +284,8 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
         f"- Model: {md_text(config.get('model', '?'))}; data: {md_text(data.get('source') or data.get('path') or '?')}"
         + _best_epoch_text(run_dir),
         f"- Evaluated on the **{split}** split: {metrics['n']} images "
-        f"({c['tp'] + c['fn']} PNEUMONIA, {c['tn'] + c['fp']} NORMAL)",
-        f"- Operating point: probability >= **{threshold_info['threshold']:.3f}** is called PNEUMONIA "
+        f"({c['tp'] + c['fn']} {task.positive}, {c['tn'] + c['fp']} {task.negative})",
+        f"- Operating point: probability >= **{threshold_info['threshold']:.3f}** is called {task.positive} "
         f"({md_text(threshold_info['how'])}). Thresholds are chosen on validation images only.",
         *_support_lines(support),
         *(f"- On validation, {line}." for line in stability_words(saved_stability(run_dir),
@@ -304,7 +310,8 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
         out += ["## Curves", "", "The red dot is the operating point.", "",
                 "![ROC curve](roc.png)", "", "![Precision-recall curve](pr.png)", ""]
     out += ["## Confusion matrix", "", "![Confusion matrix](confusion.png)", "",
-            f"TP {c['tp']}, FN {c['fn']} (missed pneumonia), FP {c['fp']} (false alarms), TN {c['tn']}.", ""]
+            f"TP {c['tp']}, FN {c['fn']} (missed {task.positive.lower()}), FP {c['fp']} (false alarms), "
+            f"TN {c['tn']}.", ""]
     out += ["## Misclassified images", ""]
     if not cases:
         out += ["None at this threshold.", ""]
@@ -319,5 +326,6 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
         out.append("")
     out += ["## Caveats", "",
             "- A research tool, not a medical device. Figures describe this test set only.",
-            "- FN = pneumonia called normal; FP = normal called pneumonia.", ""]
+            f"- FN = {task.positive.lower()} called {task.negative.lower()}; FP = {task.negative.lower()} called "
+            f"{task.positive.lower()}.", ""]
     return "\n".join(out)

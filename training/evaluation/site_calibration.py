@@ -36,7 +36,9 @@ class SiteThreshold:
 def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThreshold:
     """Predict the labelled ``folder`` (NORMAL/ and PNEUMONIA/ inside) with the run, then apply ``rule``
     ("youden" or "sensitivity>=s") to it. ``DataError`` (one line) if the sample is not fit for it."""
+    from training.core.tasks import task_of_config
     from training.data.sources import open_source
+    from training.data.tasks import select_for_task
     from training.evaluation.predict import predict_images
     from training.metrics.thresholds import choose_threshold, parse_threshold_rule
     from training.run.store import load_config
@@ -44,7 +46,8 @@ def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThresho
     if parse_threshold_rule(rule)[0] == "fixed":
         raise ValueError("a fixed threshold needs no sample: give youden or sensitivity>=s")
     config = load_config(run_dir)
-    records = [r for r in open_source(folder).records() if r.path is not None]
+    task = task_of_config(config)  # a subtype run is calibrated on the sample's pneumonia films, by subtype
+    records = select_for_task([r for r in open_source(folder).records() if r.path is not None], task).records
     refuse_overlap(folder, [r.path for r in records], config.get("data", {}), _test_paths(run_dir))
     predictions = predict_images(run_dir, [r.path for r in records])
     kept = [(r.label, p.probability) for r, p in zip(records, predictions, strict=True) if p.error is None]
@@ -52,8 +55,8 @@ def choose_site_threshold(run_dir: Path, folder: Path, rule: str) -> SiteThresho
     labels = np.array([label for label, _ in kept], dtype=int)
     probabilities = np.array([p for _, p in kept], dtype=float)
     if len(set(labels.tolist())) < 2:
-        raise DataError(f"{folder}: the sample needs readable NORMAL and PNEUMONIA images "
-                        f"({int((labels == 0).sum())} NORMAL, {int((labels == 1).sum())} PNEUMONIA)")
+        raise DataError(f"{folder}: the sample needs readable {task.negative} and {task.positive} images "
+                        f"({int((labels == 0).sum())} {task.negative}, {int((labels == 1).sum())} {task.positive})")
     where = f"{len(labels)} site images ({os.path.abspath(folder)})"
     chosen, how = choose_threshold(rule, labels, probabilities, where=where)
     return SiteThreshold(float(chosen), how, labels, probabilities, skipped)

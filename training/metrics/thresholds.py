@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.core.tasks import PNEUMONIA
+
 DEFAULT_THRESHOLD = 0.5  # the operating point of a run that chose none
 
 
@@ -255,6 +257,7 @@ def rule_stability(rule: str, labels, probabilities) -> dict:
 
 # Fewer validation images than this (or of one class than the second), and an operating point's sensitivity and
 # specificity are too uncertain to act on: with 30 cases of a class, a 95% interval is still about +-0.15 wide.
+CLASSES = PNEUMONIA.classes  # the pneumonia task's (negative, positive): the words' default
 MIN_SUPPORT_IMAGES = 100
 MIN_SUPPORT_PER_CLASS = 30
 _Z95 = 1.959963984540054
@@ -271,9 +274,10 @@ def wilson_interval(successes: int, n: int) -> tuple[float | None, float | None]
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-def operating_point_support(labels, probabilities, threshold: float) -> dict:
+def operating_point_support(labels, probabilities, threshold: float, classes: tuple[str, str] = CLASSES) -> dict:
     """How many images an operating point stands on, its sensitivity and specificity there with 95% intervals,
-    and a warning in words when they are too few (``None`` otherwise)."""
+    and a warning in words when they are too few (``None`` otherwise). ``classes``: the task's (negative,
+    positive) class names, for the words."""
     y, p = _as_arrays(labels, probabilities)
     called = p >= threshold
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
@@ -282,14 +286,14 @@ def operating_point_support(labels, probabilities, threshold: float) -> dict:
     for name, hits, total in (("sensitivity", tp, n_pos), ("specificity", tn, n_neg)):
         low, high = wilson_interval(hits, total)
         figures[name] = {"value": hits / total if total else None, "low": low, "high": high}
-    return {"n": len(y), "n_positive": n_pos, "n_negative": n_neg, **figures,
-            "warning": support_warning(len(y), n_pos, n_neg)}
+    return {"n": len(y), "n_positive": n_pos, "n_negative": n_neg, **figures, "classes": list(classes),
+            "warning": support_warning(len(y), n_pos, n_neg, classes)}
 
 
-def support_warning(n: int, n_positive: int, n_negative: int) -> str | None:
+def support_warning(n: int, n_positive: int, n_negative: int, classes: tuple[str, str] = CLASSES) -> str | None:
     """The words that say an operating point stands on too few images, or None when it stands on enough."""
     if n >= MIN_SUPPORT_IMAGES and min(n_positive, n_negative) >= MIN_SUPPORT_PER_CLASS:
         return None
-    return (f"this operating point stands on only {n} images ({n_negative} NORMAL, {n_positive} PNEUMONIA; "
+    return (f"this operating point stands on only {n} images ({n_negative} {classes[0]}, {n_positive} {classes[1]}; "
             f"trust needs at least {MIN_SUPPORT_IMAGES}, {MIN_SUPPORT_PER_CLASS} of each class): its sensitivity "
             "and specificity may be far from what it gives on new films, see the intervals")

@@ -148,7 +148,7 @@ EVENTS: dict[str, EventKind] = {
         optional={"run_id": _text, "model": _text, "recipe": _text, "epochs": _int, "device": _text,
                   "steps_per_epoch": _int, "batch_size": _int, "image_size": _int, "n_train": _int, "n_val": _int,
                   "n_test": _int, "pid": _int, "host": _text, "amp": _bool, "synthetic": _bool, "world_size": _int,
-                  "parameters": _int},
+                  "parameters": _int, "task": _text, "left_out": _int, "left_out_note": _text},
     ),
     "run_resumed": EventKind(required={}, optional={"epoch": _int, "step": _int, "pid": _int, "host": _text}),
     "step": EventKind(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.core.errors import one_line
+from training.core.tasks import task_of_config
 from training.metrics.binary import binary_metrics
 from training.run.events import EventFollower
 from training.run.lock import holder_alive, lock_held, read_holder
@@ -96,6 +97,7 @@ class RunSummary:
     def label(self) -> str:
         """The name when it has one, else the run id."""
         return self.name or self.run_id
+    task: str = "pneumonia"  # the question it answers (training.core.tasks): pneumonia or subtype
 
     def to_json(self) -> dict:
         d = self.__dict__.copy()
@@ -408,6 +410,7 @@ class RunReader:
             note=self.meta.note,
             settings=self.settings(),
             archived=self.run_dir.parent.name == ARCHIVE_DIR,
+            task=task_of_config(self.config).name,
             **self.dataset(),
         )
 

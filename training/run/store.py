@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from training.core.errors import RunNotFound
+from training.core.tasks import Task, task_of_config
 from training.run.meta import read_meta
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths, archive_dir
 from training.run.schema import check_config
@@ -83,6 +84,11 @@ def _find_in(ref: str, folder: Path) -> Path | None:
 
 
 _MARKS = f"{RunPaths(Path()).config.name} or {RunPaths(Path()).events.name}"
+
+
+def run_task(run_dir: Path) -> Task:
+    """The question the run answers (its config's ``recipe.task``; the pneumonia task for older runs)."""
+    return task_of_config(load_config(run_dir))
 
 
 def load_config(run_dir: Path) -> dict:

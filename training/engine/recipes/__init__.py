@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from training.core.errors import PneumoError
+from training.core.tasks import TASKS
 from training.run.schema import VAL_LOSS, VAL_METRICS
 
 RECIPES_DIR = Path(__file__).parent  # the shipped TOML files sit beside this module
@@ -42,6 +43,7 @@ class Recipe:
     name: str = ""  # the recipe it came from (the TOML file's name, e.g. "best"); set by load_recipe, not by a file
     description: str = ""
     # data
+    task: str = "pneumonia"  # pneumonia: NORMAL vs PNEUMONIA | subtype: VIRAL vs BACTERIAL (pneumonia images only)
     image_size: int = 200
     fit: str = "squash"
     val_fraction: float = 0.1
@@ -94,6 +96,7 @@ class Recipe:
 
 
 _CHOICES = {
+    "task": tuple(TASKS),
     "fit": ("squash", "letterbox"),
     "optimizer": ("adam", "adamw", "sgd"),
     "scheduler": ("plateau", "cosine", "none"),
