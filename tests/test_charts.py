@@ -120,7 +120,7 @@ async def test_a_one_epoch_run_is_drawn_as_a_point_on_the_train_screen(one_epoch
     # The best-epoch line used to be drawn over the only point: a one-epoch run's charts stayed empty.
     app = PneumoApp(runs_dir=one_epoch_run.parent, attach=one_epoch_run, welcome=False, poll_interval=0,
                     image_protocol="none")
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 60)) as pilot:  # tall enough for all three charts below the Train form
         await pilot.pause()
         scores = _plot_text(app, "chart-scores")
         assert curve_style(3)[1] in scores  # AUC, drawn last (the four scores share a row at this height)

@@ -58,8 +58,8 @@ class ReviewView(Vertical):
         Binding("a", "verdict('a')", "Agree", group=VERDICT),
         Binding("x", "clear_verdict", "Clear verdict", show=False),
         Binding("n", "edit_note", "Note"),
-        Binding("f", "film", "Full screen"),
-        Binding("T", "thumbnails", "Thumbnails"),
+        Binding("f", "film", "Film"),
+        Binding("T", "thumbnails", "Thumbnail grid", show=False),  # in ? help: the bar keeps Grad-CAM at 80 columns
         Binding("g", "toggle_gradcam", "Grad-CAM"),
         Binding("e", "evaluation", "Evaluate"),
         Binding("k", "cycle_kind", "FN/FP", group=FILTER),
