@@ -20,6 +20,14 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PNEUMO_CACHE", str(tmp_path_factory.mktemp("pneumo-cache")))
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_size_from_the_runner(monkeypatch):
+    """No COLUMNS or LINES from whatever runs the tests (pytest-xdist's workers set 80x24): a test that wants a
+    width gives it; without one the CLI sees a pipe, as it does under `pneumo ... | cat`."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 def gray_image(width: int = 48, height: int = 40, value: int | None = None, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     if value is None:
