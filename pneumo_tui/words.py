@@ -23,7 +23,7 @@ def support_words(where: str, support: dict) -> tuple[str, str | None]:
         f = support[name]
         return "-" if f["value"] is None else f"{f['value']:.3f} [{f['low']:.3f}, {f['high']:.3f}]"
 
-    negative, positive = support.get("classes") or ("NORMAL", "PNEUMONIA")
+    negative, positive = support["classes"]  # the task's, as operating_point_support gives them
     stands_on = (f"on {support['n']} {where} images ({support['n_negative']} {negative}, {support['n_positive']} "
                  f"{positive}): sensitivity {interval('sensitivity')}, specificity {interval('specificity')} "
                  "(95% Wilson)")

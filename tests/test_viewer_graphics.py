@@ -15,6 +15,7 @@ from PIL import Image
 from review_fixtures import write_run
 from rich.color import ColorSystem
 from sixel_decode import decode, split_placed
+from test_review_screens import Host
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.geometry import Region
@@ -27,15 +28,6 @@ from pneumo_tui.widgets.samples import SampleStrip
 from pneumo_tui.widgets.xray import FilmImage, get_image_protocol, set_image_protocol
 
 CELL = (10, 20)  # pixels of a cell, pinned (textual-image's default when the terminal does not say)
-
-
-class Host(App):
-    def __init__(self, make_screen):
-        super().__init__()
-        self.make_screen = make_screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from training.core.jsontext import json_text
+from training.core.tasks import DEFAULT_TASK
 from training.run.paths import RunPaths
 
 from ..words import SYNTHETIC_LINE, stability_words, support_words, synthetic_run
@@ -62,11 +63,12 @@ def review(
 def _print_cases(cases: list[dict], split: str, threshold: float, task) -> None:
     fn = sum(c["kind"] == "FN" for c in cases)
     fp = sum(c["kind"] == "FP" for c in cases)
-    if task.name != "pneumonia":
+    false_positive = "false alarms"
+    if task.name != DEFAULT_TASK:
         typer.echo(f"task {task.name}: {task.question}")
+        false_positive = f"{task.negative.lower()} called {task.positive.lower()}"
     typer.echo(f"{split} split, threshold {threshold:.3f}: {fn} FN (missed {task.positive.lower()}), {fp} FP "
-               f"({task.negative.lower()} called {task.positive.lower()})" if task.name != "pneumonia" else
-               f"{split} split, threshold {threshold:.3f}: {fn} FN (missed pneumonia), {fp} FP (false alarms)")
+               f"({false_positive})")
     if not cases:
         return
     typer.echo(f"{'kind':4}  {'prob':>6}  {'verdict':14}  id / note")

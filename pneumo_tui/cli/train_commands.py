@@ -124,7 +124,7 @@ class PlainProgress:
                     f"{event['n_val']} val / {event['n_test']} test images, {event['epochs']} epochs"
                     + ("  [SYNTHETIC data]" if event.get("synthetic") else "")
                     + (f"\ntask {event['task']}: {TASKS[event['task']].question}"
-                       if event.get("task", DEFAULT_TASK) != DEFAULT_TASK and event.get("task") in TASKS else "")
+                       if event.get("task") in TASKS and event["task"] != DEFAULT_TASK else "")
                     + (f"\n{event['left_out_note']}" if event.get("left_out_note") else ""))
         elif kind == "run_resumed":
             line = f"resumed at epoch {event['epoch']}"
