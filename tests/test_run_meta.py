@@ -109,7 +109,7 @@ def test_settings_that_differ_come_first_and_constant_ones_can_be_hidden(tmp_pat
     settings = [s.settings for s in list_runs(tmp_path / "runs")]
     changing = differing(settings)
     assert changing == ["recipe", "model", "epochs", "lr", "seed", "dataset"]
-    assert ordered_settings(settings) == [*changing, "image", "batch"]
+    assert ordered_settings(settings) == [*changing, "task", "image", "batch"]
     assert ordered_settings(settings, hide_constant=True) == changing
     assert differing(settings[:1]) == []
 
@@ -149,3 +149,13 @@ def test_a_reader_sees_a_rename_made_meanwhile_as_a_change(tmp_path):
     rename_run(run, "renamed meanwhile")
     assert reader.poll() and reader.version == version + 1
     assert reader.summary().name == "renamed meanwhile"
+
+
+def test_the_task_is_a_settings_column_and_a_config_from_before_tasks_reads_as_pneumonia():
+    from training.run.settings import run_settings
+
+    old = {"model": "cnn3", "recipe": {"name": "cnn3", "epochs": 5}}
+    subtype = {"model": "cnn3", "recipe": {"name": "cnn3", "epochs": 5, "task": "subtype"}}
+    assert run_settings(old)["task"] == "pneumonia" and run_settings(subtype)["task"] == "subtype"
+    assert run_settings({})["task"] == "-"  # no config at all says nothing
+    assert differing([run_settings(old), run_settings(subtype)]) == ["task"]

@@ -58,11 +58,11 @@ def test_the_settings_that_differ_come_first_and_constant_ones_hide(busy):
     header = next(line for line in out.splitlines() if "run" in line and "status" in line)
     names = [w for w in header.replace("┃", " ").split() if w not in ("run", "status")]
     assert names[:6] == ["recipe*", "model*", "epochs*", "lr*", "seed*", "dataset*"]
-    assert names[6:8] == ["image", "batch"]
+    assert names[6:9] == ["task", "image", "batch"]
     hidden = runner.invoke(app, ["runs", "--runs", str(runs), "--hide-constant"], env={"COLUMNS": "200"}).stdout
     header = next(line for line in hidden.splitlines() if "run" in line and "status" in line)
     assert "image" not in header and "batch" not in header and "lr*" in header
-    assert "every run: image 224, batch 32" in hidden
+    assert "every run: task pneumonia, image 224, batch 32" in hidden
 
 
 def test_sort_by_any_column_and_filter_by_text(busy):

@@ -53,7 +53,7 @@ async def test_the_settings_view_shows_the_settings_that_differ_first_and_hides_
         keys = table.layout_now.keys
         assert keys[:3] == ["mark", "run", "status"]
         assert keys[3:9] == ["recipe", "model", "epochs", "lr", "seed", "dataset"]  # those that differ
-        assert keys[9:11] == ["image", "batch"]  # the constant ones after them
+        assert keys[9:12] == ["task", "image", "batch"]  # the constant ones after them
         header = _header(app)
         assert "recipe*" in header and "lr*" in header.replace(" ", "") or "lr*" in screen_text(app)
         assert any("0.0003" in line for line in screen_text(app).splitlines())  # the lr that differs, on screen

@@ -59,3 +59,40 @@ def test_bench_cli_json(tmp_path):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert {r["mode"] for r in rows} == {"train", "infer"} and rows[0]["model"] == "baseline"
+
+
+def test_study_asks_the_subtype_question_beside_kermany(tmp_path):
+    from training.experiments.study import REFERENCES
+    from training.run.store import run_task
+
+    data = write_demo(tmp_path / "demo", per_class=16, size=48)
+    result = run_study(DataSpec(data), tmp_path / "runs", models=["cnn1", "best_subtype"], overrides=TINY,
+                       task="subtype")
+
+    assert [r.model for r in result.rows] == ["cnn1", "best_subtype"]
+    assert all(run_task(r.run_dir).name == "subtype" for r in result.rows)
+    assert all(r.published == {} for r in result.rows)  # the Keras study never asked this question
+    assert result.reference == REFERENCES["subtype"] and result.reference["auc"] == 0.940
+    # all-BACTERIAL scores the test split's bacterial share among its pneumonia images
+    rows = _test_rows(result.rows[0].run_dir)
+    assert {r["subtype"] for r in rows} <= {"bacteria", "virus"}
+    assert result.trivial["accuracy"] == sum(r["subtype"] == "bacteria" for r in rows) / len(rows)
+
+
+def test_study_cli_subtype_prints_kermanys_row_and_the_task_classes(tmp_path):
+    data = write_demo(tmp_path / "demo", per_class=12, size=40)
+    args = ["study", "--data", str(data), "--out", str(tmp_path / "runs"), "-m", "cnn1", "--epochs", "1",
+            "--image-size", "32", "--set", "batch_size=16", "--task", "subtype"]
+    result = runner.invoke(app, args, env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "VIRAL vs BACTERIAL" in out and "Kermany 2018" in out and "90.7" in out and "0.940" in out
+    assert "all BACTERIAL" in out and "PNEUMONIA %" not in out and "all PNEUMONIA" not in out
+    assert "87.0" not in out  # the Keras study's cnn1 figure is for the other question
+
+
+def test_study_refuses_an_unknown_task_before_training(tmp_path):
+    data = write_demo(tmp_path / "demo", per_class=4, size=32)
+    result = runner.invoke(app, ["study", "--data", str(data), "--out", str(tmp_path / "runs"), "--task", "viral"])
+    assert result.exit_code != 0
+    assert "unknown task 'viral'" in result.output and not (tmp_path / "runs").exists()

@@ -97,7 +97,7 @@ def test_every_output_of_a_subtype_run_names_its_classes_not_normal_and_pneumoni
     assert "missed bacterial" in reviewed
     listed = json.loads(runner.invoke(app, ["runs", "--runs", str(runs), "--json"]).stdout)
     assert listed[0]["task"] == "subtype"
-    assert "cnn3 subtype" in runner.invoke(app, ["runs", "--runs", str(runs)], env={"COLUMNS": "200"}).stdout
+    assert "subtype: cnn3" in runner.invoke(app, ["runs", "--runs", str(runs)], env={"COLUMNS": "200"}).stdout
     from training.evaluation.report import write_report
 
     report = write_report(run, tmp_path / "report", n_boot=20).read_text()

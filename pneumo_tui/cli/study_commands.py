@@ -28,11 +28,13 @@ def study(
     image_size: int | None = typer.Option(None, "--image-size", help="Override every recipe's image size."),
     overrides: list[str] = typer.Option([], "--set", help="key=value applied to every recipe (repeat)."),
     device: str | None = typer.Option(None, "--device", help="cuda, cuda:1, mps or cpu (default: the best there is)."),
+    task: str = typer.Option("pneumonia", "--task",
+                             help="pneumonia (NORMAL vs PNEUMONIA) or subtype (bacterial or viral, beside Kermany)."),
     as_json: bool = typer.Option(False, "--json", help="Print the table as JSON."),
 ) -> None:
     """Reproduce the study beside its published figures.
 
-    Its four models with its recipe, and the modern model with its own.
+    Its four models with its recipe, and the modern model with its own (best_subtype for --task subtype).
     """
     from training.data.arrays import DataSpec
     from training.experiments.study import run_study
@@ -44,7 +46,8 @@ def study(
         common.append(f"image_size={image_size}")
     runs = runs_folder(runs, runs_alias)
     with user_errors(*ENGINE_ERRORS), progress_reporter() as reporter:
-        result = run_study(DataSpec(data, test_data), runs, models or None, common, on_event=reporter, device=device)
+        result = run_study(DataSpec(data, test_data), runs, models or None, common, on_event=reporter, device=device,
+                           task=task)
     if as_json:
         print(json.dumps(result.to_json(), indent=2, default=str))
     else:
@@ -59,22 +62,34 @@ def _print_study(result) -> None:
     from rich.console import Console
 
     from pneumo_tui.plain import PlainTable as Table
+    from training.core.tasks import task_named
 
-    table = Table(title="Study reproduction (test split, threshold 0.5)")
-    for column in ("model", "accuracy %", "sensitivity %", "specificity %", "AUC", "published acc / recall %",
-                   "minutes", "run"):
+    task = task_named(result.task)
+    table = Table(title=f"Study reproduction: {task.question} (test split, at each run's threshold)")
+    for column in ("model", "threshold", "accuracy %", f"sensitivity ({task.positive}) %",
+                   f"specificity ({task.negative}) %", "AUC", "published acc / recall %", "minutes", "run"):
         table.add_column(column, justify="left" if column in ("model", "run") else "right")
     for row in result.rows:
         t, p = row.test, row.published
         published = " / ".join(_pct(p[k]) for k in ("accuracy", "sensitivity") if k in p) or "-"
-        auc = "-" if t.get("auc") is None else f"{t['auc']:.3f}"
-        table.add_row(row.model, _pct(t.get("accuracy")), _pct(t.get("sensitivity")), _pct(t.get("specificity")),
-                      auc, published, f"{row.minutes:.1f}", Path(row.run_dir).name)
+        threshold = "-" if t.get("threshold") is None else f"{t['threshold']:.3f}"
+        table.add_row(row.model, threshold, _pct(t.get("accuracy")), _pct(t.get("sensitivity")),
+                      _pct(t.get("specificity")), _auc(t.get("auc")), published, f"{row.minutes:.1f}",
+                      Path(row.run_dir).name)
+    reference = result.reference
+    if reference:
+        table.add_row(reference["name"], "-", _pct(reference["accuracy"]), _pct(reference["sensitivity"]),
+                      _pct(reference["specificity"]), _auc(reference["auc"]), "(published)", "-", "-", style="bold")
     trivial = result.trivial
     if trivial:
-        table.add_row("all PNEUMONIA", _pct(trivial["accuracy"]), "100.0", "0.0", "0.500", "62.5", "-", "-",
-                      style="dim")
+        published_trivial = "62.5" if result.task == "pneumonia" else "-"
+        table.add_row(f"all {task.positive}", "-", _pct(trivial["accuracy"]), "100.0", "0.0", "0.500",
+                      published_trivial, "-", "-", style="dim")
     Console().print(table)
+
+
+def _auc(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def bench(

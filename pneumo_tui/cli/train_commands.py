@@ -216,9 +216,9 @@ def format_eval(e: dict) -> str:
 
 def recipe_and_model(s) -> str:
     """``best (resnet_small)``; just the model when the recipe is unknown or is named after it; a run of another
-    task than pneumonia says which (``best (resnet_small) subtype``)."""
+    task than pneumonia says which first, so that a text cut at its end keeps it (``subtype: best (resnet_small)``)."""
     text = s.model if not s.recipe or s.recipe == s.model else f"{s.recipe} ({s.model})"
-    return text if getattr(s, "task", DEFAULT_TASK) == DEFAULT_TASK else f"{text} {s.task}"
+    return text if getattr(s, "task", DEFAULT_TASK) == DEFAULT_TASK else f"{s.task}: {text}"
 
 
 def dataset_text(s) -> str:

@@ -1,6 +1,6 @@
 """What a run was trained with, read from its config.json: the settings columns and the config diff of two runs.
 
-    run_settings(config)           {"recipe": "best", "model": "resnet_small", "image": "224", "epochs": "30", ...}
+    run_settings(config)           {"recipe": "best", "task": "pneumonia", "model": "resnet_small", "image": "224", ...}
     differing([s1, s2, ...])       the settings keys whose values differ between the runs, in SETTINGS order
     config_diff(config_a, config_b) [("recipe.lr", "0.001", "0.0003"), ...]: every value that changed
 
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 
+from training.core.tasks import task_of_config
+
 # (key, header, where in config.json); "dataset" is read by dataset_of.
 SETTINGS = (
     ("recipe", "recipe", ("recipe", "name")),
+    ("task", "task", ("recipe", "task")),  # a config from before tasks: the pneumonia task (task_of_config)
     ("model", "model", ("model",)),
     ("image", "image", ("recipe", "image_size")),
     ("epochs", "epochs", ("recipe", "epochs")),
@@ -69,7 +72,12 @@ def run_settings(config: dict) -> dict[str, str]:
     config = config if isinstance(config, dict) else {}
     out = {}
     for key, _, where in SETTINGS:
-        out[key] = dataset_of(config) if key == "dataset" else value_text(_get(config, where))
+        if key == "dataset":
+            out[key] = dataset_of(config)
+        elif key == "task":
+            out[key] = task_of_config(config).name if config else MISSING
+        else:
+            out[key] = value_text(_get(config, where))
     if out["recipe"] == MISSING and out["model"] != MISSING:
         out["recipe"] = out["model"]  # a run trained on the model's own recipe (older configs do not name it)
     return out
