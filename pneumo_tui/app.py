@@ -24,7 +24,7 @@ from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
 from training.core.errors import one_line
 from training.run.paths import DEFAULT_RUNS_DIR, RunPaths
 
-from .messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun
+from .messages import AttachRun, CloneRun, CompareRuns, OpenEvaluation, ReviewRun
 from .screens.data import DataView
 from .screens.help import HelpScreen
 from .screens.runs import RunsView
@@ -224,6 +224,10 @@ class PneumoApp(App):
     def _attach_run(self, message: AttachRun) -> None:
         self.attach(message.run_dir)
 
+    @on(CloneRun)
+    def _clone_run(self, message: CloneRun) -> None:
+        self.clone(message.run_dir)
+
     @on(ReviewRun)
     def _review_run(self, message: ReviewRun) -> None:
         self.review(message.run_dir)
@@ -250,6 +254,20 @@ class PneumoApp(App):
         self.train_view.follow(Path(run_dir))
         self.review_pane.choose(Path(run_dir))
         self.action_show_tab("train")
+
+    def clone(self, run_dir: Path) -> None:
+        """The Train form filled with ``run_dir``'s settings (its config.json), shown; a run whose config cannot
+        be read leaves the form as it was and says why in one line."""
+        from training.run.store import read_config
+
+        run_dir = Path(run_dir)
+        config, problem = read_config(run_dir)
+        if problem or not config:
+            self.notify(f"cannot clone {run_dir.name}: {problem or 'it has no config.json yet'}", severity="warning")
+            return
+        self.train_view.clone(config, run_dir.name)
+        self.action_show_tab("train")
+        self.notify(f"Train form filled from {run_dir.name}: check it, then s starts a new run")
 
     def review(self, run_dir: Path) -> None:
         """Review ``run_dir`` on the Review screen."""

@@ -25,6 +25,14 @@ class AttachRun(Message):
         self.run_dir = Path(run_dir)
 
 
+class CloneRun(Message):
+    """Fill the Train form with the settings of ``run_dir`` (its config.json), to start a run like it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+
+
 class ReviewRun(Message):
     """Review the misclassified cases of ``run_dir`` on the Review screen."""
 

@@ -226,3 +226,32 @@ def test_time_steps_runs_pneumo_bench_in_a_child_and_reads_its_json(tmp_path, mo
     assert args == "bench --model cnn3 --image-size 64 --batch-size 8 --steps 5 --json --device cpu --set rotation=0.0"
     with pytest.raises(RuntimeError, match="^pneumo bench exited 1: error: no device tpu$"):
         time_steps("cnn3", 64, 8, "tpu")
+
+
+async def test_shift_c_on_the_runs_screen_clones_the_selected_run_into_the_train_form(cloned):
+    from app_waits import wait_for_runs
+
+    app = _app(cloned)  # nothing attached: the form starts from the recipe's defaults
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.train_view
+        assert view.field("epochs").value != "4"
+        await pilot.press("3")
+        await wait_for_runs(pilot)
+        await pilot.press("C")
+        await pilot.pause()
+        assert app.tabs.active == "train"
+        await _estimated(pilot, view)
+        assert view.field("epochs").value == "4" and view.field("seed").value == "3"
+        assert _line(view, "command") == COMMAND
+
+
+async def test_a_run_whose_config_cannot_be_read_is_not_cloned_and_the_form_is_kept(cloned):
+    (cloned / RUN / "config.json").write_text("{not json")
+    app = _app(cloned)
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = app.train_view.field("epochs").value
+        app.clone(cloned / RUN)
+        await pilot.pause()
+        assert app.train_view.field("epochs").value == before
+        (note,) = [n.message for n in app._notifications]
+        assert note.startswith(f"cannot clone {RUN}: config.json is not valid JSON")

@@ -79,6 +79,7 @@ KEYS = {
         ("n t N", "name the run (its id stays), its tags, a note"),
         ("a A d", "archive (restore) the run, show the archived ones, delete it (asks; never a running run)"),
         ("f", "config diff of the two picked runs, beside the overlay"),
+        ("C", "clone: the Train form filled with the run's settings (s there starts a run like it)"),
     ],
 }
 

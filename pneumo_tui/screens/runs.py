@@ -41,7 +41,7 @@ from training.run.state import RunReader, RunSummary
 from training.run.store import is_run_dir
 
 from ..cli.train_commands import recipe_and_model
-from ..messages import AttachRun, CompareRuns, OpenEvaluation, ReviewRun, RunUpdated
+from ..messages import AttachRun, CloneRun, CompareRuns, OpenEvaluation, ReviewRun, RunUpdated
 from ..widgets.charts import ChartDeck, Curve, CurveChart, curve_marker, run_colour
 from ..widgets.run_table import DATE_PREFIX, RunTable, run_detail
 from ..widgets.smoothing import SmoothingSlider
@@ -108,6 +108,7 @@ class RunsView(PollingView):
         Binding("r", "review", "Review"),
         Binding("e", "evaluate", "Evaluate"),
         Binding("c", "compare", "Compare 2"),
+        Binding("C", "clone", "Clone to Train", show=False),
         Binding("space", "toggle", "Overlay", show=False),
         Binding("left_square_bracket", "smooth(-1)", "Smooth-", show=False),  # these four are on the controls line
         Binding("right_square_bracket", "smooth(1)", "Smooth+", show=False),
@@ -422,6 +423,12 @@ class RunsView(PollingView):
         path = self._current_path()
         if path is not None:
             self.post_message(ReviewRun(path))
+
+    def action_clone(self) -> None:
+        """The Train form, filled with the selected run's settings."""
+        path = self._current_path()
+        if path is not None:
+            self.post_message(CloneRun(path))
 
     def action_evaluate(self) -> None:
         path = self._current_path()
