@@ -454,14 +454,20 @@ class CurveChart(Vertical):
             self._shown_title = title
             self.query_one(".chart-title", Static).update(title, layout=False)  # one fixed line: no relayout
 
+    _drawn_size = None  # the plot's size at the last draw
+
     def on_resize(self) -> None:
-        self.redraw()  # the point budget follows the width
+        # The point budget and the ticks follow the size; a tab shown again sends a Resize at the size the chart
+        # was drawn at, and redrawing then would repaint it for nothing (the slowest part of a tab switch).
+        if self.plot.size != self._drawn_size:
+            self.redraw()
 
     def redraw(self) -> None:
         if not self.is_mounted:
             return
         with self.app.batch_update():
             self._draw()
+            self._drawn_size = self.plot.size
         self._show_title()
 
     def _draw(self) -> None:
