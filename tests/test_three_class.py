@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from pneumo_tui.cli import app as cli
 from training.core.errors import PneumoError, one_line
 from training.core.tasks import THREE_CLASSES
+from training.evaluation.report import md_text
 from training.evaluation.three_class import (
     UNKNOWN_SUBTYPE,
     UNREADABLE,
@@ -173,6 +174,33 @@ def test_find_partner_takes_the_newest_finished_run_of_the_other_task_on_the_sam
     assert found is None and why.startswith("no finished subtype run")
 
 
+# --- the report --------------------------------------------------------------------------------------------------
+
+
+def test_the_three_class_figure_shows_each_count_and_its_share_of_the_row():
+    from matplotlib.text import Text
+
+    from training.evaluation.report import draw_confusion_matrix
+
+    figure = draw_confusion_matrix([[6, 2, 0], [1, 3, 0], [0, 1, 1]], THREE_CLASSES, "Three classes (test)")
+    texts = [t.get_text() for t in figure.findobj(Text) if t.get_text()]
+    assert [t for t in texts if t.isdigit()] == ["6", "2", "0", "1", "3", "0", "0", "1", "1"]  # row by row
+    assert texts.count("75% of row") == 2 and texts.count("50% of row") == 2 and texts.count("25% of row") == 2
+    assert {"Three classes (test)", "predicted", "true", *THREE_CLASSES} <= set(texts)
+
+
+
+def test_the_report_says_in_one_line_why_it_has_no_three_classes(tmp_path):
+    pneumonia, subtype = hand_pair(tmp_path / "runs")
+    shutil.rmtree(subtype)
+    result = runner.invoke(cli, ["report", str(pneumonia), "--out", str(tmp_path / "r"), "--n-boot", "100"])
+    assert result.exit_code == 0, result.output
+    assert "three classes not shown: no finished subtype run" in result.stderr
+    text = (tmp_path / "r" / "report.md").read_text()
+    section = text.split("## Three classes: NORMAL / BACTERIAL / VIRAL\n\n", 1)[1].split("\n")[0]
+    assert section.startswith("Not shown: no finished subtype run") and "three_class_val.png" not in text
+
+
 # --- on two runs trained on the demo set ---------------------------------------------------------------------
 
 
@@ -230,3 +258,33 @@ def test_normal_films_called_pneumonia_get_the_subtype_models_own_probability(tr
     assert result.inferred == len(normals) > 0 and result.matrix[0][0] == 0
     expected = [p.probability >= 0.5 for p in predict_images(subtype, [Path(r["path"]) for r in normals])]
     assert result.matrix[0][1:] == [sum(expected), len(expected) - sum(expected)]
+
+
+def test_the_report_of_a_run_with_a_partner_has_the_three_classes_on_val_and_test(trained, tmp_path):
+    _, pneumonia, subtype = trained
+    out = tmp_path / "r"
+    result = runner.invoke(cli, ["report", str(pneumonia), "--out", str(out), "--n-boot", "100"])
+    assert result.exit_code == 0, result.output
+    assert f"three classes: with {subtype.name}" in result.stderr
+    text = (out / "report.md").read_text()
+    section = text.split("## Three classes: NORMAL / BACTERIAL / VIRAL\n", 1)[1].split("## Misclassified")[0]
+    assert f"**{md_text(pneumonia.name)}**" in section and f"**{md_text(subtype.name)}**" in section
+    results = three_class_splits(pneumonia, subtype)
+    for split in ("val", "test"):
+        assert (out / f"three_class_{split}.png").is_file() and f"(three_class_{split}.png)" in section
+        assert f"### {split}: {results[split].n} images" in section
+        counts = " | ".join(map(str, results[split].matrix[0]))
+        assert f"| NORMAL | {counts} |" in section
+    assert "macro recall" in section
+    skipped = runner.invoke(cli, ["report", str(subtype), "--out", str(tmp_path / "s"), "--n-boot", "100",
+                                  "--no-three-class"])
+    assert skipped.exit_code == 0 and "three classes not shown: left out on request" in skipped.stderr
+    assert "Not shown: left out on request" in (tmp_path / "s" / "report.md").read_text()
+    refused = runner.invoke(cli, ["report", str(pneumonia), "--out", str(tmp_path / "t"), "--partner",
+                                  str(pneumonia)])
+    assert refused.exit_code == 1 and "error: " in refused.stderr and "is the run itself" in refused.stderr
+    assert "Traceback" not in refused.output
+    explicit = runner.invoke(cli, ["report", str(subtype), "--out", str(tmp_path / "u"), "--n-boot", "100",
+                                   "--partner", str(pneumonia)])
+    assert explicit.exit_code == 0, explicit.output
+    assert "three_class_test.png" in (tmp_path / "u" / "report.md").read_text()
