@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 from pneumo_tui.cli import app as cli
 from training.core.errors import PneumoError, one_line
 from training.core.tasks import THREE_CLASSES
+from training.evaluation import three_class as three_class_module
 from training.evaluation.report import md_text
 from training.evaluation.three_class import (
     UNKNOWN_SUBTYPE,
@@ -288,3 +291,86 @@ def test_the_report_of_a_run_with_a_partner_has_the_three_classes_on_val_and_tes
                                    "--partner", str(pneumonia)])
     assert explicit.exit_code == 0, explicit.output
     assert "three_class_test.png" in (tmp_path / "u" / "report.md").read_text()
+
+
+# --- the Evaluation screen ------------------------------------------------------------------------------------
+
+
+def _host(run: Path):
+    from textual.app import App
+
+    from pneumo_tui.screens.evaluation import EvaluationScreen
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(EvaluationScreen(run))
+
+    return Host()
+
+
+async def _wait_for_three(pilot, view, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while view.three in (None, "computing"):
+        assert time.monotonic() < deadline, "the three classes were never worked out"
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+async def test_the_evaluation_screen_shows_the_three_classes_worked_out_in_a_worker(tmp_path, monkeypatch):
+    from test_app_screens import screen_text
+
+    from pneumo_tui.screens.evaluation import EvaluationView
+
+    # Every NORMAL film below the pneumonia run's threshold: no model needed (these runs have no checkpoint).
+    pneumonia_rows = [row("val", "n1", 0, 0.1), row("val", "b1", 1, 0.9, "bacteria"), row("val", "v1", 1, 0.8, "virus"),
+                      row("test", "n2", 0, 0.2), row("test", "v2", 1, 0.9, "virus")]
+    subtype_rows = [r for r in pneumonia_rows if r["label"] == 1]
+    subtype_rows = [{**r, "probability": 0.9 if r["subtype"] == "bacteria" else 0.1} for r in subtype_rows]
+    pneumonia = write_pair_run(tmp_path / "runs" / "20260101-000000-cnn3", "pneumonia", pneumonia_rows, 0.5)
+    subtype = write_pair_run(tmp_path / "runs" / "20260101-000100-cnn3", "subtype", subtype_rows, 0.5)
+    go = threading.Event()
+    real = three_class_module.three_class_splits
+
+    def held(*args, **kwargs):
+        go.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(three_class_module, "three_class_splits", held)
+    app = _host(subtype)  # opened on the subtype run: its partner is the pneumonia run
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one(EvaluationView)
+        assert "NORMAL" not in screen_text(app)  # a subtype run's screen, until the three classes are asked for
+        assert "v val/test  c 3 classes" in screen_text(app) and "c three classes" in screen_text(app)
+        await pilot.press("c")
+        await pilot.pause()
+        assert view.three == "computing" and "computing…" in screen_text(app)
+        go.set()
+        await _wait_for_three(pilot, view)
+        shown = screen_text(app)
+        assert f"pneumonia run {pneumonia.name} · subtype run {subtype.name}" in shown
+        assert "true NORMAL          1          0          0" in shown
+        said = str(view.text("three").render())
+        assert "\n\nval\n" in said and "\n\ntest  (test: look, don't tune)\n" in said
+        assert view.three["val"].matrix == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+        assert view.three["test"].matrix == [[1, 0, 0], [0, 0, 0], [0, 0, 1]]
+        await pilot.press("c")  # back to the curves; the result is kept
+        assert not view.three_shown and not view.query_one("#eval-plots").has_class("hidden")
+        await pilot.press("c")
+        assert view.three_shown and isinstance(view.three, dict)
+
+
+async def test_the_evaluation_screen_says_why_there_are_no_three_classes_in_one_line(tmp_path):
+    from pneumo_tui.screens.evaluation import EvaluationView
+
+    run = write_pair_run(tmp_path / "runs" / "20260101-000000-cnn3", "pneumonia",
+                         [row("val", "n1", 0, 0.1), row("val", "b1", 1, 0.9, "bacteria")])
+    app = _host(run)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one(EvaluationView)
+        await pilot.press("c")
+        await _wait_for_three(pilot, view)
+        said = str(view.text("three").render())
+        assert said == ("Three classes, NORMAL / BACTERIAL / VIRAL: no partner: no finished subtype run of the same "
+                        f"data with the same val and test images in {run.parent}")
