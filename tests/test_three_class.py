@@ -331,8 +331,11 @@ async def test_the_evaluation_screen_shows_the_three_classes_worked_out_in_a_wor
     go = threading.Event()
     real = three_class_module.three_class_splits
 
+    calls = []
+
     def held(*args, **kwargs):
         go.wait(10)
+        calls.append(args)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(three_class_module, "three_class_splits", held)
@@ -357,7 +360,12 @@ async def test_the_evaluation_screen_shows_the_three_classes_worked_out_in_a_wor
         await pilot.press("c")  # back to the curves; the result is kept
         assert not view.three_shown and not view.query_one("#eval-plots").has_class("hidden")
         await pilot.press("c")
-        assert view.three_shown and isinstance(view.three, dict)
+        assert view.three_shown and isinstance(view.three, dict) and len(calls) == 1
+        view.threshold = 0.05  # saved with w: the three classes are at the saved thresholds, so worked out again
+        await pilot.press("w")
+        await _wait_for_three(pilot, view)
+        assert len(calls) == 2 and view.three["val"].subtype_threshold == 0.05
+        assert view.three["val"].matrix == [[1, 0, 0], [0, 1, 0], [0, 1, 0]]  # v1's 0.1 is BACTERIAL at 0.05
 
 
 async def test_the_evaluation_screen_says_why_there_are_no_three_classes_in_one_line(tmp_path):
