@@ -99,15 +99,40 @@ def report(
     out: Path = typer.Option(..., "--out", help="Folder for report.md and its PNG figures."),
     split: str = SPLIT_OPTION,
     n_boot: int = typer.Option(2000, "--n-boot", min=100, help="Bootstrap resamples for the intervals."),
+    partner: str | None = typer.Option(
+        None, "--partner", help="The run of the other task (pneumonia or subtype) on the same data, for the "
+        "three-class section (NORMAL / BACTERIAL / VIRAL); by default the newest one beside RUN."),
+    no_three_class: bool = typer.Option(False, "--no-three-class", help="Leave the three-class section out."),
     runs_dir: Path = RUNS,
     runs_alias: Path | None = RUNS_DIR_ALIAS,
 ) -> None:
-    """Write a Markdown report with ROC, PR, confusion matrix and misclassified thumbnails."""
-    from training.evaluation.report import write_report
+    """Write a Markdown report with ROC, PR, confusion matrix and misclassified thumbnails.
 
+    When a finished run of the other task on the same data and the same val/test images sits beside RUN (or is
+    given with --partner), the report also combines the two into three classes, NORMAL / BACTERIAL / VIRAL, on
+    val and test.
+    """
+    from training.evaluation.report import write_report
+    from training.evaluation.three_class import check_partner, partner_or_why
+
+    if partner is not None and no_three_class:
+        fail("--partner and --no-three-class: give one of them")
     run_dir = _run(run, runs_dir, runs_alias)
+    partner_dir, why = None, None
     with user_errors(*_ERRORS):
-        path = write_report(run_dir, out, split=split, n_boot=n_boot)
+        if no_three_class:
+            why = "left out on request (--no-three-class)"
+        elif partner is not None:
+            partner_dir = _run(partner, runs_dir, runs_alias)
+            check_partner(run_dir, partner_dir)
+        else:
+            partner_dir, why = partner_or_why(run_dir, run_dir.parent)
+            why = why or None
+        if why:
+            typer.echo(f"three classes not shown: {why}", err=True)
+        path = write_report(run_dir, out, split=split, n_boot=n_boot, partner=partner_dir, no_partner=why)
+    if partner_dir is not None:
+        typer.echo(f"three classes: with {partner_dir.name}", err=True)
     typer.echo(f"wrote {path}")
 
 

@@ -7,6 +7,9 @@ run, where ``pneumo eval``, ``predict`` and ``review`` pick it up. Beside the
 figures: how many validation images (of each class) the operating point
 stands on, its sensitivity and specificity there with 95% Wilson intervals,
 and the warning below the stated minimum, in ``pneumo threshold``'s words.
+``c`` shows, in place of the curves, the three classes NORMAL / BACTERIAL / VIRAL on val and test when a run of
+the other task on the same data and images sits beside the run (``training.evaluation.three_class``), worked
+out in a worker (it may run the subtype model); otherwise why there is none, in one line.
 
 ``EvaluationView(run_dir)`` is a widget; ``EvaluationScreen(run_dir)`` the
 same as a pushable screen.
@@ -77,6 +80,7 @@ class EvaluationView(Vertical, can_focus=True):
         Binding("s", "preset_sensitivity", "Sens >= X (val)"),
         Binding("x", "edit_target", "Set X"),
         Binding("v", "toggle_split", "val/test"),
+        Binding("c", "toggle_three", "3 classes"),
         Binding("w", "save", "Save threshold"),
         Binding("f", "edit_site", "Site shift"),
         Binding("a", "adapt", "Adapt to site", show=False),
@@ -84,9 +88,10 @@ class EvaluationView(Vertical, can_focus=True):
         Binding("pagedown", "scroll_numbers(1)", "Scroll figures", show=False),
     ]
 
-    def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
+    def __init__(self, run_dir: Path, split: str | None = None, runs_dir: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.run_dir = Path(run_dir)
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else self.run_dir.parent  # where a partner is sought
         rows = load_rows(self.run_dir)
         self.rows = {s: [r for r in rows if r.get("split") == s] for s in ("val", "test")}
         if not any(self.rows.values()):
@@ -103,6 +108,7 @@ class EvaluationView(Vertical, can_focus=True):
         self.cis: dict | None = None
         self.site: Path | None = None
         self.shift: dict | None = None
+        self.three: dict | str | None = None  # None: not asked; "computing"; {split: result}; or why there is none
 
     # --- data ------------------------------------------------------------------
 
@@ -134,17 +140,19 @@ class EvaluationView(Vertical, can_focus=True):
                 yield Static("", id="eval-ci")
                 yield Static(
                     "←/→ threshold ±0.01 (↑/↓ ±0.001) · h 0.5 · y Youden · Y its centre · s sensitivity ≥ X · "
-                    "x set X\nv val/test · w save threshold · f a site's shift (a: adapt) · PgUp/PgDn scroll. "
-                    "Presets use validation rows only.",
+                    "x set X\nv val/test · w save threshold · f a site's shift (a: adapt) · c three classes · "
+                    "PgUp/PgDn scroll. Presets use validation rows only.",
                     id="eval-help")
             with Vertical(id="eval-plots"):
                 yield PlotWidget(id="eval-roc", allow_pan_and_zoom=False)
                 yield PlotWidget(id="eval-pr", allow_pan_and_zoom=False)
+            with VerticalScroll(id="eval-three-panel", can_focus=False):
+                yield Static("", id="eval-three")
 
     # --- the children the view works with -----------------------------------------
 
     def text(self, name: str) -> Static:
-        """The text block ``name``: title, confusion, metrics, support, target-error or ci."""
+        """The text block ``name``: title, confusion, metrics, support, target-error, ci or three."""
         return self.query_one(f"#eval-{name}", Static)
 
     def plot(self, name: str) -> PlotWidget:
@@ -396,6 +404,70 @@ class EvaluationView(Vertical, can_focus=True):
         self.text("target-error").update("")
         self.focus()
 
+    # --- three classes, with the run of the other task (a worker: it may run the subtype model) -------------
+
+    @property
+    def three_shown(self) -> bool:
+        return self.query_one("#eval-three-panel").has_class("shown")
+
+    def action_toggle_three(self) -> None:
+        self.query_one("#eval-three-panel").toggle_class("shown")
+        self.query_one("#eval-plots").set_class(self.three_shown, "hidden")
+        if self.three_shown and self.three is None:
+            self._start_three()
+
+    def _start_three(self) -> None:
+        self.three = "computing"
+        self.text("three").update(Text(f"{self._three_title()}: computing… (looking for the run of the other task "
+                                       "beside this one; the subtype model may run on some films)", style="italic"))
+        self._compute_three()
+
+    def _three_title(self) -> str:
+        from training.core.tasks import THREE_CLASSES
+
+        return f"Three classes, {' / '.join(THREE_CLASSES)}"
+
+    @work(thread=True, exclusive=True, group="eval-three")
+    def _compute_three(self) -> None:
+        from textual.worker import get_current_worker
+
+        from training.core.errors import one_line
+        from training.evaluation.three_class import partner_or_why, three_class_splits
+
+        try:
+            partner, why = partner_or_why(self.run_dir, self.runs_dir)
+            found = three_class_splits(self.run_dir, partner) if partner is not None else f"no partner: {why}"
+        except Exception as exc:  # noqa: BLE001 - an unusable partner or checkpoint is said in one line
+            found = f"cannot be worked out: {one_line(exc)}"
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show_three, found)
+
+    def _show_three(self, found: dict | str) -> None:
+        from training.evaluation.three_class import figure_lines, matrix_lines, rule_line
+
+        if not self.is_mounted:
+            return  # the screen was left while the worker ran
+        self.three = found
+        text = Text(self._three_title(), style="bold")
+        results = [r for r in found.values() if r is not None] if isinstance(found, dict) else []
+        if not results:
+            text.append(f": {found if isinstance(found, str) else 'no val or test images in these runs'}")
+            self.text("three").update(text)  # as text: run ids and paths are never markup
+            return
+        first = results[0]
+        text.append(", at the two runs' saved thresholds\n")
+        text.append(f"pneumonia run {first.pneumonia_run} · subtype run {first.subtype_run}\n")
+        text.append(rule_line(first) + "\n", style="dim")
+        for split, result in found.items():
+            text.append(f"\n{split}" + ("  (test: look, don't tune)" if split == "test" else "") + "\n",
+                        style="bold")
+            if result is None:
+                text.append(f"no {split} images in these runs\n")
+                continue
+            text.append("\n".join(matrix_lines(result)) + "\n")
+            text.append("\n".join(figure_lines(result)) + "\n")
+        self.text("three").update(text)
+
     def action_scroll_numbers(self, pages: int) -> None:
         numbers = self.query_one("#eval-numbers", VerticalScroll)
         numbers.scroll_relative(y=pages * max(1, numbers.size.height - 2), animate=False)
@@ -419,6 +491,10 @@ class EvaluationView(Vertical, can_focus=True):
             self.notify(f"could not save {RunPaths(self.run_dir).threshold.name}: {exc}", severity="error")
             return
         self.notify(f"saved threshold {self.threshold:.3f} ({how}) to {self.run_dir.name}")
+        if self.three is not None:  # the three classes are at the saved thresholds: work them out again
+            self.three = None
+            if self.three_shown:
+                self._start_three()
 
 
 def target_problem(text: str) -> str | None:
@@ -440,11 +516,12 @@ class EvaluationScreen(Screen):
     BINDINGS = [Binding("escape", "dismiss", "Back")]
     CSS_PATH = sheet("evaluation")
 
-    def __init__(self, run_dir: Path, split: str | None = None, **kwargs):
+    def __init__(self, run_dir: Path, split: str | None = None, runs_dir: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.run_dir = Path(run_dir)
         self.split = split
+        self.runs_dir = runs_dir
 
     def compose(self) -> ComposeResult:
-        yield EvaluationView(self.run_dir, self.split, id="evaluation-view")
+        yield EvaluationView(self.run_dir, self.split, self.runs_dir, id="evaluation-view")
         yield Footer()

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from pneumo_tui.plain import PlainTable as Table
+from training.core.tasks import THREE_CLASSES
 
 KEYS = {
     "Everywhere": [
@@ -48,6 +49,15 @@ KEYS = {
         ("f / enter", "the selected film full screen"),
         ("T", "thumbnails of the misclassified cases, FN and FP apart, the most confident first"),
         ("e", "evaluation of the run"),
+    ],
+    "Evaluation (e on Review or Runs)": [
+        ("← → (↑ ↓)", "move the threshold by 0.01 (0.001); every figure follows"),
+        ("h y Y s x", "presets on validation: 0.5, Youden, its centre, sensitivity ≥ X; x sets X"),
+        ("v", "val or test split (test: look, don't tune)"),
+        ("w", "save the threshold with the run"),
+        ("f a", "a site's shift; adapt to it"),
+        ("c", f"three classes {' / '.join(THREE_CLASSES)}, with the run of the other task on the same data"),
+        ("esc", "back"),
     ],
     "Full-screen film (f or Enter on Review)": [
         ("→ ← / j k", "next, previous case (of the list it was opened from)"),

@@ -35,6 +35,9 @@ SUBTYPE = Task("subtype", "VIRAL vs BACTERIAL pneumonia", "VIRAL", "BACTERIAL",
                "PNEUMONIA images whose file name says bacteria or virus")
 TASKS = {t.name: t for t in (PNEUMONIA, SUBTYPE)}
 DEFAULT_TASK = PNEUMONIA.name
+# A pneumonia run and a subtype run of one dataset, combined (training.evaluation.three_class): NORMAL, BACTERIAL,
+# VIRAL, in that order in every matrix.
+THREE_CLASSES = (PNEUMONIA.negative, SUBTYPE.positive, SUBTYPE.negative)
 
 
 class UnknownTask(PneumoError, ValueError):

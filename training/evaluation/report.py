@@ -123,6 +123,40 @@ def draw_confusion(c: dict, title: str = "Confusion matrix", size: int = 420,
     return figure
 
 
+def draw_confusion_matrix(matrix: list[list[int]], names: tuple[str, ...], title: str, size: int = 480):
+    """A square matrix of any size (a matplotlib ``Figure``), rows = truth, columns = prediction, drawn as
+    ``draw_confusion`` draws the 2x2 one: each cell its count and its share of the row."""
+    import matplotlib
+
+    k = len(names)
+    with _style():
+        figure = _figure(size, size)
+        ax = figure.add_subplot()
+        colours = np.zeros((k, k, 4))
+        for row in range(k):
+            row_total = sum(matrix[row])
+            for col in range(k):
+                count = matrix[row][col]
+                share = count / row_total if row_total else 0.0
+                colours[row, col] = matplotlib.colormaps["Blues" if row == col else "Reds"](0.08 + 0.55 * share)
+                ax.text(col, row - 0.1, str(count), ha="center", va="center", fontsize=20, weight="bold", **LITERAL)
+                ax.text(col, row + 0.22, f"{share:.0%} of row", ha="center", va="center", fontsize=9, **LITERAL)
+        ax.imshow(colours)
+        ax.set_xticks(range(k), names, **LITERAL)
+        ax.set_yticks(range(k), names, rotation=90, va="center", **LITERAL)
+        ax.tick_params(length=0)
+        ax.set_xticks([i + 0.5 for i in range(k - 1)], minor=True)
+        ax.set_yticks([i + 0.5 for i in range(k - 1)], minor=True)
+        ax.tick_params(which="minor", length=0)
+        ax.grid(which="minor", color="white", linewidth=3)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_xlabel("predicted", **LITERAL)
+        ax.set_ylabel("true", **LITERAL)
+        ax.set_title(title, **LITERAL)
+    return figure
+
+
 def draw_thumbnails(cases: list[dict], images: list[np.ndarray | None], thumb: int = 160, columns: int = 4):
     """A grid of X-ray thumbnails (a matplotlib ``Figure``), each captioned with kind,
     probability, id, and the reviewer's verdict and note. Laid out in pixels, every tile
@@ -195,8 +229,14 @@ def _md_cell(text) -> str:
     return md_text(text)
 
 
-def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int = 2000) -> Path:
-    """Write report.md and its figures into ``out_dir``; returns the Markdown path."""
+def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int = 2000, *,
+                 partner: Path | None = None, no_partner: str | None = None, predict=None) -> Path:
+    """Write report.md and its figures into ``out_dir``; returns the Markdown path.
+
+    With a ``partner`` (the run of the other task that ``three_class.check_partner`` accepts) the report gets a
+    "Three classes" section on val and test; with ``no_partner`` (why there is none) that section is one line
+    saying so; with neither, no section. ``predict`` goes to ``three_class`` (the subtype model on image files).
+    """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = split_rows(load_rows(run_dir), split)
@@ -238,7 +278,8 @@ def write_report(run_dir: Path, out_dir: Path, split: str = "test", n_boot: int 
     cis = bootstrap_cis(labels, probs, threshold, n_boot=n_boot) if both_classes else None
     val = [r for r in load_rows(run_dir) if r.get("split") == "val"]  # where the operating point was chosen
     support = operating_point_support(*labels_and_probabilities(val), threshold, task.classes) if val else None
-    text = _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, len(shown), support)
+    text = _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, len(shown), support,
+                     _three_class_section(run_dir, out_dir, partner, no_partner, predict))
     report = out_dir / "report.md"
     atomic_write_text(report, text)
     return report
@@ -270,7 +311,52 @@ def _support_lines(support: dict | None) -> list[str]:
     return lines
 
 
-def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, n_shown, support=None) -> str:
+def _three_class_section(run_dir: Path, out_dir: Path, partner: Path | None, no_partner: str | None,
+                         predict) -> list[str]:
+    """The "Three classes" section's lines (and its figures, written into ``out_dir``); [] when not asked."""
+    from training.core.tasks import THREE_CLASSES
+    from training.evaluation.three_class import check_partner, rule_line, three_class_splits
+
+    heading = f"## Three classes: {' / '.join(THREE_CLASSES)}"
+    if partner is None:
+        return [heading, "", f"Not shown: {md_text(no_partner)}.", ""] if no_partner else []
+    pneumonia, subtype = check_partner(run_dir, partner)
+    results = three_class_splits(pneumonia, subtype, predict)
+    shown = [r for r in results.values() if r is not None]
+    if not shown:
+        return [heading, "", "Not shown: no val or test images in these runs.", ""]
+    out = [heading, "", f"The pneumonia run **{md_text(pneumonia.name)}** and the subtype run "
+           f"**{md_text(subtype.name)}**, of the same data and the same val and test images, combined at their "
+           f"saved thresholds: {md_text(rule_line(shown[0]))}.", ""]
+    for split, result in results.items():
+        if result is None:
+            out += [f"### {split}", "", f"No {split} images in these runs.", ""]
+            continue
+        png = f"three_class_{split}.png"
+        title = (f"Three classes ({split}), thresholds {result.pneumonia_threshold:.3f} / "
+                 f"{result.subtype_threshold:.3f}")
+        _save_png(draw_confusion_matrix(result.matrix, result.classes, title), out_dir / png)
+        recall, precision = result.recall, result.precision
+        out += [f"### {split}: {result.n} images", "", f"![Three-class confusion matrix ({split})]({png})", "",
+                "| true \\ predicted | " + " | ".join(result.classes) + " | recall |",
+                "|---|" + "---|" * (len(result.classes) + 1)]
+        for name, row in zip(result.classes, result.matrix, strict=True):
+            out.append(f"| {name} | " + " | ".join(map(str, row)) + f" | {_fmt(recall[name])} |")
+        out += ["| precision | " + " | ".join(_fmt(precision[c]) for c in result.classes) + " | |", "",
+                f"Accuracy {_fmt(result.accuracy)}, macro recall (the mean recall of the classes with images) "
+                f"{_fmt(result.macro_recall)}.", ""]
+        out += [f"- Left out: {count} {why}." for why, count in result.left_out.items()]
+        if result.inferred:
+            out.append(f"- The subtype model was run on {result.inferred} image files it had not predicted (its "
+                       f"best checkpoint, {result.views} test-time view{'s' if result.views != 1 else ''} as in "
+                       "its recipe).")
+        if result.left_out or result.inferred:
+            out.append("")
+    return out
+
+
+def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cases, n_shown, support=None,
+              three_classes: list[str] = ()) -> str:
     data = config.get("data") or {}
     synthetic = bool(data.get("synthetic"))
     c = metrics["confusion"]
@@ -312,6 +398,7 @@ def _markdown(run_dir, config, split, threshold_info, metrics, cis, figures, cas
     out += ["## Confusion matrix", "", "![Confusion matrix](confusion.png)", "",
             f"TP {c['tp']}, FN {c['fn']} (missed {task.positive.lower()}), FP {c['fp']} (false alarms), "
             f"TN {c['tn']}.", ""]
+    out += list(three_classes)
     out += ["## Misclassified images", ""]
     if not cases:
         out += ["None at this threshold.", ""]
