@@ -42,8 +42,9 @@ from pneumo_tui.launch import TrainSettings, launch, pneumo_command, start_train
 from training.run.events import read_events  # noqa: E402
 from training.run.paths import RunPaths  # noqa: E402
 
-# Keys that each change the screen: log scale, next chart, to Runs, smoothing, metric, back to Train.
-KEYS = [b"l", b"l", b"v", b"3", b"]", b"[", b"m", b"2"]
+# Keys that each change the screen: log scale, next chart, to Runs, smoothing, metric, the settings view on and
+# off, the config diff on and off, the filter box opened and closed with Enter, back to Train.
+KEYS = [b"l", b"l", b"v", b"3", b"]", b"[", b"m", b"p", b"p", b"f", b"f", b"/", b"\r", b"2"]
 
 
 class AppInPty:
