@@ -132,3 +132,15 @@ async def test_the_evaluation_and_review_screens_name_the_subtype_classes(tmp_pa
         shown = screen_text(app)
         assert "task subtype: VIRAL vs BACTERIAL pneumonia" in shown and "true VIRAL" in shown
         assert "NORMAL" not in shown
+
+
+def test_a_source_without_subtypes_refuses_the_subtype_task_in_one_line_that_says_why(tmp_path):
+    from engine_helpers import write_tiny_npz
+
+    data = write_tiny_npz(tmp_path / "mnist.npz", {"train": 12, "val": 4, "test": 4})
+    result = runner.invoke(app, ["train", "cnn3", "--data", str(data), "--epochs", "1", "--image-size", "28",
+                                 "--set", "task=subtype", "--runs", str(tmp_path / "runs")])
+    assert result.exit_code != 0
+    (line,) = [line for line in result.output.splitlines() if line.strip()]
+    assert "training needs images of both classes" in line and "VIRAL and BACTERIAL for the subtype task" in line
+    assert "PNEUMONIA images left out of the subtype task" in line and not (tmp_path / "runs").exists()
