@@ -107,19 +107,7 @@ def draw_confusion(c: dict, title: str = "Confusion matrix", size: int = 420,
                 ax.text(col, row - 0.08, str(count), ha="center", va="center", fontsize=24, weight="bold", **LITERAL)
                 ax.text(col, row + 0.2, f"{name}  {share:.0%} of row", ha="center", va="center", fontsize=11,
                         **LITERAL)
-        ax.imshow(colours)
-        ax.set_xticks([0, 1], names, **LITERAL)
-        ax.set_yticks([0, 1], names, rotation=90, va="center", **LITERAL)
-        ax.tick_params(length=0)
-        ax.set_xticks([0.5], minor=True)
-        ax.set_yticks([0.5], minor=True)
-        ax.tick_params(which="minor", length=0)
-        ax.grid(which="minor", color="white", linewidth=3)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        ax.set_xlabel("predicted", **LITERAL)
-        ax.set_ylabel("true", **LITERAL)
-        ax.set_title(title, **LITERAL)
+        _matrix_axes(ax, colours, list(names), title)
     return figure
 
 
@@ -141,20 +129,27 @@ def draw_confusion_matrix(matrix: list[list[int]], names: tuple[str, ...], title
                 colours[row, col] = matplotlib.colormaps["Blues" if row == col else "Reds"](0.08 + 0.55 * share)
                 ax.text(col, row - 0.1, str(count), ha="center", va="center", fontsize=20, weight="bold", **LITERAL)
                 ax.text(col, row + 0.22, f"{share:.0%} of row", ha="center", va="center", fontsize=9, **LITERAL)
-        ax.imshow(colours)
-        ax.set_xticks(range(k), names, **LITERAL)
-        ax.set_yticks(range(k), names, rotation=90, va="center", **LITERAL)
-        ax.tick_params(length=0)
-        ax.set_xticks([i + 0.5 for i in range(k - 1)], minor=True)
-        ax.set_yticks([i + 0.5 for i in range(k - 1)], minor=True)
-        ax.tick_params(which="minor", length=0)
-        ax.grid(which="minor", color="white", linewidth=3)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        ax.set_xlabel("predicted", **LITERAL)
-        ax.set_ylabel("true", **LITERAL)
-        ax.set_title(title, **LITERAL)
+        _matrix_axes(ax, colours, list(names), title)
     return figure
+
+
+def _matrix_axes(ax, colours: np.ndarray, names: list[str], title: str) -> None:
+    """A confusion matrix's cells, class names on both axes (truth down, prediction across), white lines between
+    the cells and no frame."""
+    k = len(names)
+    ax.imshow(colours)
+    ax.set_xticks(range(k), names, **LITERAL)
+    ax.set_yticks(range(k), names, rotation=90, va="center", **LITERAL)
+    ax.tick_params(length=0)
+    ax.set_xticks([i + 0.5 for i in range(k - 1)], minor=True)
+    ax.set_yticks([i + 0.5 for i in range(k - 1)], minor=True)
+    ax.tick_params(which="minor", length=0)
+    ax.grid(which="minor", color="white", linewidth=3)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel("predicted", **LITERAL)
+    ax.set_ylabel("true", **LITERAL)
+    ax.set_title(title, **LITERAL)
 
 
 def draw_thumbnails(cases: list[dict], images: list[np.ndarray | None], thumb: int = 160, columns: int = 4):
