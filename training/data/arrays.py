@@ -144,7 +144,7 @@ def prepare_data(
     train = load("train", source, by_split["train"])
     val = load("val", source, by_split["val"])
     if train is None or len(set(train.labels.tolist())) < 2:
-        why = left_out.report(chosen) if chosen.name != "pneumonia" else None
+        why = left_out.report(chosen)  # None for the pneumonia task, which leaves nothing out
         raise DataError(f"{spec.path}: training needs images of both classes in the train split"
                         + (f" ({' and '.join(chosen.classes)} for the {chosen.name} task)" if task != "pneumonia"
                            else "") + (f"; {why}" if why else ""))

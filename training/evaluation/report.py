@@ -310,18 +310,17 @@ def _three_class_section(run_dir: Path, out_dir: Path, partner: Path | None, no_
                          predict) -> list[str]:
     """The "Three classes" section's lines (and its figures, written into ``out_dir``); [] when not asked."""
     from training.core.tasks import THREE_CLASSES
-    from training.evaluation.three_class import check_partner, rule_line, three_class_splits
+    from training.evaluation.three_class import rule_line, three_class_splits
 
     heading = f"## Three classes: {' / '.join(THREE_CLASSES)}"
     if partner is None:
         return [heading, "", f"Not shown: {md_text(no_partner)}.", ""] if no_partner else []
-    pneumonia, subtype = check_partner(run_dir, partner)
-    results = three_class_splits(pneumonia, subtype, predict)
+    results = three_class_splits(run_dir, partner, predict)  # checks the pair (in either order) once
     shown = [r for r in results.values() if r is not None]
     if not shown:
         return [heading, "", "Not shown: no val or test images in these runs.", ""]
-    out = [heading, "", f"The pneumonia run **{md_text(pneumonia.name)}** and the subtype run "
-           f"**{md_text(subtype.name)}**, of the same data and the same val and test images, combined at their "
+    out = [heading, "", f"The pneumonia run **{md_text(shown[0].pneumonia_run)}** and the subtype run "
+           f"**{md_text(shown[0].subtype_run)}**, of the same data and the same val and test images, combined at their "
            f"saved thresholds: {md_text(rule_line(shown[0]))}.", ""]
     for split, result in results.items():
         if result is None:

@@ -110,6 +110,12 @@ def other_task(task: Task) -> Task:
 def check_partner(run_dir: Path, partner_dir: Path) -> tuple[Path, Path]:
     """``(pneumonia run, subtype run)`` of the two, in that order whichever way they are given; ``PartnerError``
     in one line when they are the same run or task, were trained on other data, or do not share their images."""
+    pneumonia, subtype, _ = _checked_pair(run_dir, partner_dir)
+    return pneumonia, subtype
+
+
+def _checked_pair(run_dir: Path, partner_dir: Path) -> tuple[Path, Path, dict[Path, list[dict]]]:
+    """``check_partner``'s pair, with the predictions.csv rows of each run it read to check them (by run)."""
     a, b = Path(run_dir), Path(partner_dir)
     if os.path.realpath(a) == os.path.realpath(b):
         raise PartnerError(f"{a.name} is the run itself: a three-class view needs a pneumonia run and a subtype run")
@@ -134,7 +140,7 @@ def check_partner(run_dir: Path, partner_dir: Path) -> tuple[Path, Path]:
                 f"{pneumonia.name} and {subtype.name} do not share their {split} images: {extra} of the subtype "
                 f"run's are none of the pneumonia run's PNEUMONIA images of known subtype, {missing} of those are "
                 f"missing from the subtype run" + (f", {moved} have another file" if moved else ""))
-    return pneumonia, subtype
+    return pneumonia, subtype, rows
 
 
 def data_difference(a: dict, b: dict) -> str | None:
@@ -204,10 +210,16 @@ def three_class(pneumonia_run: Path, subtype_run: Path, split: str,
     by default its best checkpoint with ``predict_images``. The runs are checked with ``check_partner`` first
     (``PartnerError`` when they are no pair), and may be given in either order.
     """
-    pneumonia_run, subtype_run = check_partner(pneumonia_run, subtype_run)
+    pneumonia_run, subtype_run, rows = _checked_pair(pneumonia_run, subtype_run)
+    return _three_class(pneumonia_run, subtype_run, rows, split, predict)
+
+
+def _three_class(pneumonia_run: Path, subtype_run: Path, rows_of: dict[Path, list[dict]], split: str,
+                 predict: Predictor | None) -> ThreeClassResult:
+    """``three_class`` of a checked pair whose predictions.csv rows (``rows_of``, by run) are already read."""
     t_pneumonia, t_subtype = load_threshold(pneumonia_run), load_threshold(subtype_run)
-    rows = [r for r in _rows(pneumonia_run) if r["split"] == split]
-    p_bacterial = {r["id"]: r["probability"] for r in _rows(subtype_run) if r["split"] == split}
+    rows = [r for r in rows_of[pneumonia_run] if r["split"] == split]
+    p_bacterial = {r["id"]: r["probability"] for r in rows_of[subtype_run] if r["split"] == split}
     left_out = {UNKNOWN_SUBTYPE: 0, UNREADABLE: 0}
     truth_of = {}
     for r in rows:
@@ -242,9 +254,9 @@ def three_class(pneumonia_run: Path, subtype_run: Path, split: str,
 def three_class_splits(pneumonia_run: Path, subtype_run: Path,
                        predict: Predictor | None = None) -> dict[str, ThreeClassResult | None]:
     """``three_class`` of val and test (None for a split the runs have no rows of)."""
-    pneumonia_run, subtype_run = check_partner(pneumonia_run, subtype_run)
-    splits = {r["split"] for r in _rows(pneumonia_run)}
-    return {s: three_class(pneumonia_run, subtype_run, s, predict) if s in splits else None for s in SPLITS}
+    pneumonia_run, subtype_run, rows = _checked_pair(pneumonia_run, subtype_run)
+    splits = {r["split"] for r in rows[pneumonia_run]}
+    return {s: _three_class(pneumonia_run, subtype_run, rows, s, predict) if s in splits else None for s in SPLITS}
 
 
 def _views(run_dir: Path) -> int:
