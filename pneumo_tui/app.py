@@ -175,27 +175,9 @@ class PneumoApp(App):
 
     # ---- navigation
 
-    SWITCH_HOLD_S = 0.25  # the longest a tab switch holds the screen's repaints (should its activation not come)
-
     def action_show_tab(self, tab: str) -> None:
-        if tab != self.tabs.active and not self._switch_held:
-            # One repaint for the whole switch: without the hold, the old pane is repainted for the focus change
-            # (every widget's :focus-within styles), then the new layout, then the newly shown charts, each written
-            # to the terminal in turn (4 updates, about half of a switch's time on 2 cores).
-            self._switch_held = True
-            self._begin_batch()
-            self.set_timer(self.SWITCH_HOLD_S, self._release_switch)
         self.tabs.active = tab
         self._focus_tab(tab)
-
-    _switch_held = False
-
-    def _release_switch(self) -> None:
-        """The held switch is painted: layout and one update of the whole screen."""
-        if self._switch_held:
-            self._switch_held = False
-            self._end_batch()
-            self.screen.refresh()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         try:
@@ -211,8 +193,6 @@ class PneumoApp(App):
             self._focus_tab(event.pane.id or "")
         except NoMatches:  # a late activation while the app tears its widgets down
             return
-        finally:
-            self.call_later(self._release_switch)  # after what the activation queued here
 
     def _focus_tab(self, tab: str) -> None:
         # Focus must move into the new pane: TabbedContent re-shows the pane holding the focus.
